@@ -1,0 +1,114 @@
+//! What a broker backend implements: publishing wire messages to topics, and a source of
+//! deliveries to acknowledge. Generated code never sees a backend; it talks to
+//! [`Publisher`](crate::Publisher) and [`Consumer`](crate::Consumer), which hold these as
+//! trait objects, so a new broker is a new implementation of these two traits.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::wire::WireMessage;
+
+/// A boxed, sendable future: what the object-safe backend traits return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The broker side of publishing.
+pub trait PublishBackend: Send + Sync + 'static {
+    /// Sends one encoded message to `topic` (the Hedwig topic name, without the
+    /// `hedwig-` prefix that brokers add). Returns the broker's message id.
+    fn publish<'a>(&'a self, topic: &'a str, message: &'a WireMessage) -> BoxFuture<'a, Result<String, BackendError>>;
+}
+
+/// The broker side of consuming: a queue or subscription that hands out deliveries.
+pub trait Source: Send + Sync + 'static {
+    /// Receives up to `max` deliveries, waiting a backend-specific time (long poll) when
+    /// none is ready; an empty batch is not an error.
+    fn receive(&self, max: usize) -> BoxFuture<'_, Result<Vec<Delivery>, BackendError>>;
+    /// Acknowledges a delivery: the broker forgets the message.
+    fn ack<'a>(&'a self, ack_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>>;
+    /// Negatively acknowledges: the message becomes visible again after `delay` (at once
+    /// when zero).
+    fn nack<'a>(&'a self, ack_id: &'a str, delay: Duration) -> BoxFuture<'a, Result<(), BackendError>>;
+    /// Extends the delivery's lease (visibility timeout, ack deadline) to `by` from now.
+    fn extend<'a>(&'a self, ack_id: &'a str, by: Duration) -> BoxFuture<'a, Result<(), BackendError>>;
+}
+
+/// One received message, not yet acknowledged.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Backend token for [`Source::ack`], [`Source::nack`] and [`Source::extend`]
+    /// (SQS receipt handle, Pub/Sub ack id, in-memory receipt).
+    pub ack_id: String,
+    /// The message as it arrived.
+    pub message: WireMessage,
+    /// What the broker says about this delivery.
+    pub provider: ProviderMetadata,
+}
+
+/// Broker-specific facts about a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProviderMetadata {
+    /// Delivered by the in-memory broker.
+    Memory {
+        /// The queue it was received from.
+        queue: String,
+        /// How many times it has been received, this time included (1 on first delivery).
+        receive_count: u32,
+    },
+    /// No broker involved (a message handed to a handler directly, e.g. in tests).
+    None,
+}
+
+impl ProviderMetadata {
+    /// How many times the message has been delivered, this time included, when the broker says.
+    pub fn delivery_attempt(&self) -> Option<u32> {
+        match self {
+            Self::Memory { receive_count, .. } => Some(*receive_count),
+            Self::None => None,
+        }
+    }
+}
+
+/// A broker operation that failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The topic does not exist on the broker.
+    #[error("topic {topic:?} does not exist")]
+    TopicNotFound {
+        /// Topic name.
+        topic: String,
+    },
+    /// The queue or subscription does not exist on the broker.
+    #[error("queue {queue:?} does not exist")]
+    QueueNotFound {
+        /// Queue name.
+        queue: String,
+    },
+    /// The ack id is unknown or expired (the lease ran out and the message was redelivered).
+    #[error("ack id {ack_id:?} is unknown or expired")]
+    InvalidAckId {
+        /// The ack id.
+        ack_id: String,
+    },
+    /// The broker could not be reached or answered with a transient failure.
+    #[error("broker unavailable: {reason}")]
+    Unavailable {
+        /// What happened.
+        reason: String,
+    },
+    /// The broker rejected the request.
+    #[error("broker rejected the request: {reason}")]
+    Rejected {
+        /// What the broker said.
+        reason: String,
+    },
+}
+
+impl BackendError {
+    /// Whether trying the same operation again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+}

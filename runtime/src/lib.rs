@@ -1,0 +1,58 @@
+//! # owlpost
+//!
+//! The runtime of owlpost: typed, schema-validated messaging over the
+//! [Hedwig](https://github.com/cloudchacho/hedwig-python) wire protocol.
+//!
+//! `owlpost-codegen` turns a Hedwig schema file into payload types, `publish_<type>()`
+//! functions and handler traits; this crate does the rest: the envelope, validation
+//! against the schema (on publish and on consume), encoding, broker I/O and the consumer
+//! loop. The in-memory broker ([`memory::MemoryBroker`]) is always available.
+//!
+//! ```ignore
+//! mod messages {
+//!     owlpost::include_messages!();
+//! }
+//! ```
+#![deny(missing_docs)]
+
+pub mod backend;
+pub mod consume;
+pub mod memory;
+pub mod message;
+pub mod publish;
+pub mod schema;
+pub mod wire;
+
+pub use backend::{BackendError, Delivery, ProviderMetadata, PublishBackend, Source};
+pub use consume::{ConsumeError, Consumer, HandlerError, HandlerResult, Outcome, Processed, Router};
+pub use message::{IntoOutgoing, Message, Metadata, Outgoing, Received};
+pub use publish::{DynamicMessage, PublishError, Published, Publisher};
+pub use schema::{Schema, SchemaError, ValidationError, Version};
+pub use wire::{Encoding, WireMessage};
+
+/// Includes the code `owlpost-codegen` generated into `OUT_DIR`.
+///
+/// `include_messages!()` includes `owlpost_messages.rs` (the default output of
+/// `owlpost_codegen::Config::compile`); `include_messages!("name")` includes `name.rs`,
+/// for a build script that set `Config::file_name("name")`.
+#[macro_export]
+macro_rules! include_messages {
+    () => {
+        $crate::include_messages!("owlpost_messages");
+    };
+    ($name:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $name, ".rs"));
+    };
+}
+
+/// What generated code uses. Not public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use chrono;
+    pub use regress;
+    pub use serde;
+    pub use serde_json;
+    pub use uuid;
+
+    pub use std::sync::LazyLock;
+}

@@ -1,0 +1,242 @@
+//! Publishing: validate, wrap in an envelope, encode, route to a topic, send.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::backend::{BackendError, PublishBackend};
+use crate::message::{FORMAT_VERSION, IntoOutgoing, Message, Metadata, RESERVED_PREFIX};
+use crate::schema::{Schema, ValidationError, Version};
+use crate::wire::{self, EncodeError, Encoding, WireMessage};
+
+/// Publishes messages for one service: holds its name, a broker backend, the routing
+/// from (message type, major) to topic, and the encoding mode.
+#[derive(Clone)]
+pub struct Publisher {
+    name: String,
+    backend: Arc<dyn PublishBackend>,
+    routes: BTreeMap<(String, u32), String>,
+    encoding: Encoding,
+}
+
+impl fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Publisher")
+            .field("name", &self.name)
+            .field("routes", &self.routes)
+            .field("encoding", &self.encoding)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A message the broker accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The Hedwig message id (the `hedwig_id`).
+    pub id: String,
+    /// The topic it went to.
+    pub topic: String,
+    /// The broker's own id for it.
+    pub broker_id: String,
+}
+
+/// A message of a type known only at run time: for proxies, tools and tests. Typed code
+/// uses the generated `publish_<type>()` functions instead.
+#[derive(Debug, Clone)]
+pub struct DynamicMessage {
+    /// Message type, e.g. `user-created`.
+    pub message_type: String,
+    /// The version to publish as; its minor must not be newer than the schema's `x-version`.
+    pub version: Version,
+    /// The payload.
+    pub data: Value,
+    /// A caller-chosen id; a random UUID v4 when `None`.
+    pub id: Option<String>,
+    /// Custom headers.
+    pub headers: BTreeMap<String, String>,
+}
+
+/// Why a message was not published. Nothing was sent unless the variant is [`PublishError::Backend`],
+/// and even then the broker did not confirm it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The payload does not match its schema.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The payload could not be serialized to JSON.
+    #[error("`{message_type}`: payload does not serialize to JSON: {reason}")]
+    Serialize {
+        /// Message type.
+        message_type: String,
+        /// Serializer message.
+        reason: String,
+    },
+    /// The schema has no such message type or major version.
+    #[error("`{message_type}` major {major} is not in schema {root}")]
+    UnknownMessage {
+        /// Message type.
+        message_type: String,
+        /// Major version.
+        major: u32,
+        /// The schema's root URL.
+        root: String,
+    },
+    /// The minor version is newer than the schema's `x-version`.
+    #[error("`{message_type}`: unknown minor version {version} (the schema's latest is {latest})")]
+    UnknownMinor {
+        /// Message type.
+        message_type: String,
+        /// The version asked for.
+        version: Version,
+        /// The schema's `x-version`.
+        latest: Version,
+    },
+    /// A header key uses the reserved `hedwig_` prefix.
+    #[error("`{message_type}`: header {key:?} uses the reserved prefix `hedwig_`")]
+    ReservedHeader {
+        /// Message type.
+        message_type: String,
+        /// The offending key.
+        key: String,
+    },
+    /// The message cannot be put in the configured encoding.
+    #[error("`{message_type}`: {source}")]
+    Encode {
+        /// Message type.
+        message_type: String,
+        /// Why.
+        #[source]
+        source: EncodeError,
+    },
+    /// The broker failed or refused; `message` is what was being sent, to retry with.
+    #[error("`{message_type}`: publishing to topic {topic:?} failed: {source}")]
+    Backend {
+        /// Message type.
+        message_type: String,
+        /// Topic.
+        topic: String,
+        /// The encoded message, handed back.
+        message: Box<WireMessage>,
+        /// The broker's error.
+        #[source]
+        source: BackendError,
+    },
+}
+
+impl PublishError {
+    /// Whether publishing the same message again may succeed (a transient broker failure).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Backend { source, .. } if source.is_retryable())
+    }
+}
+
+impl Publisher {
+    /// A publisher for the service `name` sending through `backend`, in attributes encoding.
+    pub fn new(name: impl Into<String>, backend: impl PublishBackend) -> Self {
+        Self { name: name.into(), backend: Arc::new(backend), routes: BTreeMap::new(), encoding: Encoding::default() }
+    }
+
+    /// Sends `message_type` major `major` to `topic` instead of its default topic.
+    pub fn with_route(mut self, message_type: impl Into<String>, major: u32, topic: impl Into<String>) -> Self {
+        self.routes.insert((message_type.into(), major), topic.into());
+        self
+    }
+
+    /// Uses `encoding` for every message (default: [`Encoding::Attributes`]).
+    pub fn with_encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+
+    /// The publishing service's name (`hedwig_publisher`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The topic a message type's major goes to: its route, else `default`.
+    pub fn topic<'a>(&'a self, message_type: &str, major: u32, default: &'a str) -> &'a str {
+        self.routes.get(&(message_type.to_owned(), major)).map_or(default, String::as_str)
+    }
+
+    /// Validates and publishes a typed message. Generated `publish_<type>()` functions call this.
+    pub async fn publish<O: IntoOutgoing>(&self, message: O) -> Result<Published, PublishError> {
+        let outgoing = message.into_outgoing();
+        let message_type = <O::Message as Message>::MESSAGE_TYPE;
+        let data = serde_json::to_value(&outgoing.data)
+            .map_err(|e| PublishError::Serialize { message_type: message_type.to_owned(), reason: e.to_string() })?;
+        let dynamic = DynamicMessage {
+            message_type: message_type.to_owned(),
+            version: <O::Message as Message>::version(),
+            data,
+            id: outgoing.id,
+            headers: outgoing.headers,
+        };
+        let topic = self.topic(message_type, dynamic.version.major, <O::Message as Message>::DEFAULT_TOPIC).to_owned();
+        self.send(<O::Message as Message>::schema(), dynamic, topic).await
+    }
+
+    /// Validates and publishes a message of a type known at run time to its routed topic
+    /// (default `<type>-v<major>`).
+    pub async fn publish_dynamic(&self, schema: &Schema, message: DynamicMessage) -> Result<Published, PublishError> {
+        let default = default_topic(&message.message_type, message.version.major);
+        let topic = self.topic(&message.message_type, message.version.major, &default).to_owned();
+        self.send(schema, message, topic).await
+    }
+
+    async fn send(&self, schema: &Schema, message: DynamicMessage, topic: String) -> Result<Published, PublishError> {
+        let message_type = message.message_type.clone();
+        let (Metadata { id, .. }, wire) = self.prepare(schema, message)?;
+        match self.backend.publish(&topic, &wire).await {
+            Ok(broker_id) => {
+                tracing::debug!(%message_type, %topic, %id, "published");
+                Ok(Published { id, topic, broker_id })
+            }
+            Err(source) => Err(PublishError::Backend { message_type, topic, message: Box::new(wire), source }),
+        }
+    }
+
+    /// Checks and encodes a message without sending it.
+    pub fn encode(&self, schema: &Schema, message: DynamicMessage) -> Result<WireMessage, PublishError> {
+        self.prepare(schema, message).map(|(_, wire)| wire)
+    }
+
+    fn prepare(&self, schema: &Schema, message: DynamicMessage) -> Result<(Metadata, WireMessage), PublishError> {
+        let DynamicMessage { message_type, version, data, id, headers } = message;
+        if let Some(key) = headers.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
+            return Err(PublishError::ReservedHeader { message_type, key: key.clone() });
+        }
+        let Some(latest) = schema.latest(&message_type, version.major) else {
+            return Err(PublishError::UnknownMessage { message_type, major: version.major, root: schema.root().to_owned() });
+        };
+        if version.minor > latest.minor {
+            return Err(PublishError::UnknownMinor { message_type, version, latest });
+        }
+        schema.validate(&message_type, version, &data)?;
+        let metadata = Metadata {
+            id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            timestamp: now_millis(),
+            publisher: self.name.clone(),
+            headers,
+            schema: schema.url(&message_type, version),
+            format_version: FORMAT_VERSION.to_owned(),
+        };
+        match wire::encode(&metadata, &data, self.encoding) {
+            Ok(wire) => Ok((metadata, wire)),
+            Err(source) => Err(PublishError::Encode { message_type, source }),
+        }
+    }
+}
+
+/// Hedwig's conventional topic for a message major: `<type>-v<major>`.
+pub fn default_topic(message_type: &str, major: u32) -> String {
+    format!("{message_type}-v{major}")
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_millis() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,407 @@
+//! Hedwig schema documents: structure checks, schema URLs and validation.
+//!
+//! A schema file is one JSON Schema draft-04 document whose `schemas` map holds one
+//! schema per message type and major version (`schemas.<type>.<major>.*`), each with
+//! an `x-version` naming its latest `major.minor`. [`Schema`] checks that structure,
+//! compiles the whole document **once** with `jsonschema`, and validates message data
+//! against the `<major>.*` schema.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::Value;
+
+/// A message version: `major.minor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version {
+    /// Major version: a breaking change, a new schema entry and by convention a new topic.
+    pub major: u32,
+    /// Minor version: backward-compatible edits of the major's schema.
+    pub minor: u32,
+}
+
+impl Version {
+    /// A version from its parts.
+    pub const fn new(major: u32, minor: u32) -> Self {
+        Self { major, minor }
+    }
+
+    /// Parses `major.minor` (both decimal, no sign, no leading `+`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (major, minor) = text.split_once('.')?;
+        Some(Self::new(parse_decimal(major)?, parse_decimal(minor)?))
+    }
+}
+
+fn parse_decimal(text: &str) -> Option<u32> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// A parsed schema URL: `<root>#/schemas/<message type>/<major>.<minor>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaUrl {
+    /// The schema document's root URL (its `id`).
+    pub root: String,
+    /// The message type, e.g. `user-created`.
+    pub message_type: String,
+    /// The message version.
+    pub version: Version,
+}
+
+impl SchemaUrl {
+    /// Parses a schema URL; `None` when it is not of the form above.
+    pub fn parse(url: &str) -> Option<Self> {
+        let (root, fragment) = url.split_once("#/schemas/")?;
+        let (message_type, version) = fragment.rsplit_once('/')?;
+        if message_type.is_empty() || message_type.contains('/') {
+            return None;
+        }
+        Some(Self {
+            root: root.to_owned(),
+            message_type: message_type.to_owned(),
+            version: Version::parse(version)?,
+        })
+    }
+}
+
+impl fmt::Display for SchemaUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#/schemas/{}/{}", self.root, self.message_type, self.version)
+    }
+}
+
+/// One problem found in a schema document, located by JSON pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaProblem {
+    /// JSON pointer (RFC 6901) into the schema document; empty for the whole document.
+    pub pointer: String,
+    /// What is wrong there.
+    pub reason: String,
+}
+
+impl fmt::Display for SchemaProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pointer = if self.pointer.is_empty() { "(document)" } else { &self.pointer };
+        write!(f, "{pointer}: {}", self.reason)
+    }
+}
+
+/// A schema document that cannot be used, with every problem found in it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub struct SchemaError {
+    /// The file (or other source name) the document came from.
+    pub file: String,
+    /// Every problem found, in document order.
+    pub problems: Vec<SchemaProblem>,
+}
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.problems.as_slice() {
+            [one] => write!(f, "{}: {one}", self.file),
+            many => {
+                write!(f, "{}: {} problems", self.file, many.len())?;
+                many.iter().try_for_each(|p| write!(f, "\n  {p}"))
+            }
+        }
+    }
+}
+
+/// The declared schema of one message major version.
+#[derive(Debug, Clone)]
+pub struct MajorSchema {
+    /// The latest version of this major, from `x-version`.
+    pub latest: Version,
+    /// The schema object (`schemas.<type>.<major>.*`).
+    pub schema: Value,
+}
+
+/// A schema document whose structure was checked (no validators compiled yet).
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// Root URL: the document's `id` (draft-04) or `$id`.
+    pub root: String,
+    /// Message types → major → declared schema, sorted.
+    pub messages: BTreeMap<String, BTreeMap<u32, MajorSchema>>,
+    /// The whole document.
+    pub value: Value,
+}
+
+impl Document {
+    /// Checks the Hedwig layout of a schema document and collects every problem.
+    ///
+    /// `file` names the source in errors.
+    pub fn parse(file: &str, value: Value) -> Result<Self, SchemaError> {
+        let mut problems = Vec::new();
+        let mut problem = |pointer: String, reason: String| problems.push(SchemaProblem { pointer, reason });
+        let root = match value.get("id").or_else(|| value.get("$id")) {
+            Some(Value::String(id)) if !id.is_empty() && !id.contains('#') => id.clone(),
+            Some(_) => {
+                problem("/id".into(), "`id` must be a non-empty URL without a fragment".into());
+                String::new()
+            }
+            None => {
+                problem(String::new(), "missing root `id` (the schema's root URL)".into());
+                String::new()
+            }
+        };
+        let mut messages = BTreeMap::new();
+        match value.get("schemas") {
+            Some(Value::Object(types)) if !types.is_empty() => {
+                for (message_type, majors) in types {
+                    let pointer = format!("/schemas/{}", escape_pointer(message_type));
+                    if message_type.is_empty() || message_type.contains('/') {
+                        problem(pointer.clone(), format!("invalid message type {message_type:?}: must be non-empty, without `/`"));
+                    }
+                    let Some(majors) = majors.as_object().filter(|m| !m.is_empty()) else {
+                        problem(pointer, "expected a non-empty object of major versions (`\"1.*\": {...}`)".into());
+                        continue;
+                    };
+                    let mut parsed = BTreeMap::new();
+                    for (key, schema) in majors {
+                        let pointer = format!("{pointer}/{}", escape_pointer(key));
+                        match parse_major_key(key) {
+                            None => problem(pointer, format!("invalid version key {key:?}: expected `<major>.*`, e.g. `1.*`")),
+                            Some(major) => match check_x_version(major, schema) {
+                                Ok(latest) => {
+                                    parsed.insert(major, MajorSchema { latest, schema: schema.clone() });
+                                }
+                                Err(reason) => problem(pointer, reason),
+                            },
+                        }
+                    }
+                    messages.insert(message_type.clone(), parsed);
+                }
+            }
+            Some(_) => problem("/schemas".into(), "`schemas` must be a non-empty object of message types".into()),
+            None => problem(String::new(), "missing `schemas`: a Hedwig schema maps message types to versions".into()),
+        }
+        check_refs(&value, &root, &value, &mut String::new(), &mut problem);
+        if problems.is_empty() {
+            Ok(Self { root, messages, value })
+        } else {
+            Err(SchemaError { file: file.to_owned(), problems })
+        }
+    }
+}
+
+fn parse_major_key(key: &str) -> Option<u32> {
+    parse_decimal(key.strip_suffix(".*")?)
+}
+
+fn check_x_version(major: u32, schema: &Value) -> Result<Version, String> {
+    if !schema.is_object() {
+        return Err("a major version's schema must be an object".into());
+    }
+    let x_version = match schema.get("x-version") {
+        None => return Err("missing `x-version` (the latest `major.minor` of this major)".into()),
+        Some(Value::String(text)) => text,
+        Some(other) => return Err(format!("`x-version` must be a string like \"{major}.0\", found {other}")),
+    };
+    let version = Version::parse(x_version).ok_or_else(|| format!("invalid `x-version` {x_version:?}: expected `major.minor`"))?;
+    if version.major != major {
+        return Err(format!("`x-version` {x_version:?} does not match its key `{major}.*`"));
+    }
+    Ok(version)
+}
+
+/// Walks every `$ref` and checks it points inside this document.
+fn check_refs(doc: &Value, root: &str, node: &Value, pointer: &mut String, problem: &mut impl FnMut(String, String)) {
+    match node {
+        Value::Object(map) => {
+            if let Some(reference) = map.get("$ref") {
+                let here = format!("{pointer}/$ref");
+                match reference.as_str().map(|r| local_pointer(r, root)) {
+                    None => problem(here, "`$ref` must be a string".into()),
+                    Some(Err(reason)) => problem(here, reason),
+                    Some(Ok(target)) => {
+                        if resolve_pointer(doc, target).is_none() {
+                            problem(here, format!("unresolvable `$ref` {:?}: nothing at {target:?}", reference.as_str().unwrap_or_default()));
+                        }
+                    }
+                }
+            }
+            for (key, child) in map {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&escape_pointer(key));
+                check_refs(doc, root, child, pointer, problem);
+                pointer.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                let len = pointer.len();
+                pointer.push_str(&format!("/{index}"));
+                check_refs(doc, root, child, pointer, problem);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The JSON pointer a `$ref` names inside the document rooted at `root`, or why it is not local.
+pub fn local_pointer<'r>(reference: &'r str, root: &str) -> Result<&'r str, String> {
+    let (base, fragment) = reference.split_once('#').unwrap_or((reference, ""));
+    if !base.is_empty() && base != root {
+        return Err(format!(
+            "`$ref` {reference:?} points outside this document (root {root:?}); owlpost never fetches schemas over the network"
+        ));
+    }
+    Ok(fragment)
+}
+
+/// Looks up an RFC 6901 pointer (`""` is the whole document).
+pub fn resolve_pointer<'v>(doc: &'v Value, pointer: &str) -> Option<&'v Value> {
+    if pointer.is_empty() {
+        return Some(doc);
+    }
+    doc.pointer(pointer)
+}
+
+/// Escapes one JSON pointer segment (`~` → `~0`, `/` → `~1`).
+pub fn escape_pointer(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// Data that does not match its message schema.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid `{message_type}` data for {schema_url}: at {pointer:?}: {reason}{}", more_errors(*.more))]
+#[non_exhaustive]
+pub struct ValidationError {
+    /// The message type.
+    pub message_type: String,
+    /// The schema URL the data was checked against.
+    pub schema_url: String,
+    /// JSON pointer of the first failing value in the data (`""` is the whole payload).
+    pub pointer: String,
+    /// Why that value fails.
+    pub reason: String,
+    /// How many further errors the validator found.
+    pub more: usize,
+}
+
+fn more_errors(more: usize) -> String {
+    match more {
+        0 => String::new(),
+        n => format!(" (and {n} more)"),
+    }
+}
+
+/// A schema document compiled for validation: built once, used for every message.
+pub struct Schema {
+    document: Document,
+    validators: jsonschema::ValidatorMap,
+}
+
+impl fmt::Debug for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Schema").field("root", &self.document.root).finish_non_exhaustive()
+    }
+}
+
+impl Schema {
+    /// Parses, checks and compiles a schema document from JSON text.
+    pub fn from_json(file: &str, json: &str) -> Result<Self, SchemaError> {
+        let value = serde_json::from_str(json).map_err(|e| SchemaError {
+            file: file.to_owned(),
+            problems: vec![SchemaProblem { pointer: String::new(), reason: format!("not valid JSON: {e}") }],
+        })?;
+        Self::compile(Document::parse(file, value)?, file)
+    }
+
+    /// Compiles a checked document.
+    pub fn compile(document: Document, file: &str) -> Result<Self, SchemaError> {
+        let validators = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft4)
+            .should_validate_formats(true)
+            .build_map(&document.value)
+            .map_err(|e| SchemaError {
+                file: file.to_owned(),
+                problems: vec![SchemaProblem { pointer: e.schema_path().to_string(), reason: e.to_string() }],
+            })?;
+        let mut missing = Vec::new();
+        for (message_type, majors) in &document.messages {
+            for major in majors.keys() {
+                if validators.get(&major_fragment(message_type, *major)).is_none() {
+                    missing.push(SchemaProblem {
+                        pointer: format!("/schemas/{}/{major}.*", escape_pointer(message_type)),
+                        reason: "the validator did not compile this schema".into(),
+                    });
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(SchemaError { file: file.to_owned(), problems: missing });
+        }
+        Ok(Self { document, validators })
+    }
+
+    /// Compiles the schema that `owlpost-codegen` embedded in generated code.
+    ///
+    /// # Panics
+    /// When the document does not compile; the code generator compiled the same text
+    /// at build time, so this cannot happen for generated code.
+    #[doc(hidden)]
+    pub fn from_generated(file: &str, json: &str) -> Self {
+        match Self::from_json(file, json) {
+            Ok(schema) => schema,
+            Err(e) => panic!("owlpost: the schema embedded by owlpost-codegen does not compile (a bug): {e}"),
+        }
+    }
+
+    /// The root URL (the document's `id`).
+    pub fn root(&self) -> &str {
+        &self.document.root
+    }
+
+    /// The checked document.
+    pub fn document(&self) -> &Document {
+        &self.document
+    }
+
+    /// The latest version declared for a message type's major (`x-version`), if any.
+    pub fn latest(&self, message_type: &str, major: u32) -> Option<Version> {
+        Some(self.document.messages.get(message_type)?.get(&major)?.latest)
+    }
+
+    /// The schema URL of a message version in this document.
+    pub fn url(&self, message_type: &str, version: Version) -> String {
+        format!("{}#/schemas/{message_type}/{version}", self.document.root)
+    }
+
+    /// Validates `data` against the `<major>.*` schema of `message_type`; `version` names
+    /// the schema URL in the error.
+    pub fn validate(&self, message_type: &str, version: Version, data: &Value) -> Result<(), ValidationError> {
+        let error = |pointer: String, reason: String, more| ValidationError {
+            message_type: message_type.to_owned(),
+            schema_url: self.url(message_type, version),
+            pointer,
+            reason,
+            more,
+        };
+        let Some(validator) = self.validators.get(&major_fragment(message_type, version.major)) else {
+            return Err(error(String::new(), format!("no schema for major version {}", version.major), 0));
+        };
+        let mut errors = validator.iter_errors(data);
+        match errors.next() {
+            None => Ok(()),
+            Some(first) => Err(error(first.instance_path().to_string(), first.to_string(), errors.count())),
+        }
+    }
+}
+
+fn major_fragment(message_type: &str, major: u32) -> String {
+    format!("#/schemas/{}/{major}.*", escape_pointer(message_type))
+}

@@ -1,0 +1,250 @@
+//! The Hedwig wire format: a body plus string attributes, in either encoding mode.
+//!
+//! * [`Encoding::Attributes`] (the default everywhere): the body is the data as compact
+//!   JSON; metadata travels as `hedwig_*` attributes, headers as plain attributes.
+//! * [`Encoding::Container`] (legacy): the body is a JSON container holding metadata and
+//!   data; headers are also copied to plain attributes.
+//!
+//! [`decode`] reads both (and hedwig-go's capitalised container metadata) without being
+//! told which one a message uses.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::message::{FORMAT_VERSION, Metadata, RESERVED_PREFIX};
+
+/// Attribute names of the attributes encoding.
+pub mod attr {
+    /// Format version, always `1.0`.
+    pub const FORMAT_VERSION: &str = "hedwig_format_version";
+    /// Message id.
+    pub const ID: &str = "hedwig_id";
+    /// Creation time in epoch milliseconds, as a decimal string.
+    pub const TIMESTAMP: &str = "hedwig_message_timestamp";
+    /// Publisher name.
+    pub const PUBLISHER: &str = "hedwig_publisher";
+    /// Schema URL.
+    pub const SCHEMA: &str = "hedwig_schema";
+    /// Body encoding (`utf8` or `base64`); set by brokers' transports, not part of metadata.
+    pub const ENCODING: &str = "hedwig_encoding";
+}
+
+/// A message as brokers carry it: body bytes plus string attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WireMessage {
+    /// The body.
+    pub body: Vec<u8>,
+    /// Attributes (SNS/SQS message attributes, Pub/Sub attributes), sorted by key.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// How metadata is carried on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Encoding {
+    /// Metadata in `hedwig_*` attributes, body = data (every Hedwig library's default).
+    #[default]
+    Attributes,
+    /// Metadata and data in one JSON container body (legacy mode).
+    Container,
+}
+
+/// A message that cannot be encoded.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// Container mode requires a lower-case hyphenated UUID id.
+    #[error("container encoding needs a lower-case hyphenated UUID id, got {id:?}")]
+    ContainerIdNotUuid {
+        /// The offending id.
+        id: String,
+    },
+}
+
+/// A message whose wire form cannot be read. The message is never acknowledged.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The body is not JSON (or not UTF-8).
+    #[error("body is not JSON: {reason}")]
+    BodyNotJson {
+        /// Parser message.
+        reason: String,
+    },
+    /// A required `hedwig_*` attribute is absent.
+    #[error("missing attribute `{name}`")]
+    MissingAttribute {
+        /// Attribute name.
+        name: &'static str,
+    },
+    /// `hedwig_format_version` (or the container's `format_version`) is not `1.0`.
+    #[error("unsupported format version {found:?} (expected \"1.0\")")]
+    FormatVersion {
+        /// What was found.
+        found: String,
+    },
+    /// The timestamp is not an integer of epoch milliseconds.
+    #[error("invalid timestamp {found:?}: expected epoch milliseconds")]
+    Timestamp {
+        /// What was found.
+        found: String,
+    },
+    /// The schema URL is not `<root>#/schemas/<type>/<major>.<minor>`.
+    #[error("invalid schema URL {found:?}: expected `<root>#/schemas/<type>/<major>.<minor>`")]
+    SchemaUrl {
+        /// What was found.
+        found: String,
+    },
+    /// A container body with a missing or mistyped field.
+    #[error("invalid container at {pointer:?}: {reason}")]
+    Container {
+        /// JSON pointer into the body.
+        pointer: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Encodes a message. `data` is serialized as compact JSON.
+pub fn encode(metadata: &Metadata, data: &Value, encoding: Encoding) -> Result<WireMessage, EncodeError> {
+    let mut attributes = metadata.headers.clone();
+    let body = match encoding {
+        Encoding::Attributes => {
+            attributes.extend([
+                (attr::FORMAT_VERSION.to_owned(), metadata.format_version.clone()),
+                (attr::ID.to_owned(), metadata.id.clone()),
+                (attr::TIMESTAMP.to_owned(), metadata.timestamp.to_string()),
+                (attr::PUBLISHER.to_owned(), metadata.publisher.clone()),
+                (attr::SCHEMA.to_owned(), metadata.schema.clone()),
+            ]);
+            to_json(data)
+        }
+        Encoding::Container => {
+            if !is_lower_uuid(&metadata.id) {
+                return Err(EncodeError::ContainerIdNotUuid { id: metadata.id.clone() });
+            }
+            to_json(&ContainerOut {
+                format_version: &metadata.format_version,
+                schema: &metadata.schema,
+                id: &metadata.id,
+                metadata: ContainerMetaOut {
+                    timestamp: metadata.timestamp,
+                    publisher: &metadata.publisher,
+                    headers: &metadata.headers,
+                },
+                data,
+            })
+        }
+    };
+    Ok(WireMessage { body, attributes })
+}
+
+fn to_json(value: &impl Serialize) -> Vec<u8> {
+    // Serializing a `Value` or a struct of strings and `Value`s cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// Decodes a message in either encoding: attributes mode when `hedwig_schema` is among
+/// the attributes, container mode otherwise.
+pub fn decode(wire: &WireMessage) -> Result<(Metadata, Value), DecodeError> {
+    let data: Value =
+        serde_json::from_slice(&wire.body).map_err(|e| DecodeError::BodyNotJson { reason: e.to_string() })?;
+    if wire.attributes.contains_key(attr::SCHEMA) {
+        decode_attributes(wire, data)
+    } else {
+        decode_container(wire, data)
+    }
+}
+
+fn decode_attributes(wire: &WireMessage, data: Value) -> Result<(Metadata, Value), DecodeError> {
+    let get = |name: &'static str| wire.attributes.get(name).cloned().ok_or(DecodeError::MissingAttribute { name });
+    let format_version = check_format_version(get(attr::FORMAT_VERSION)?)?;
+    let timestamp = get(attr::TIMESTAMP)?;
+    let metadata = Metadata {
+        id: get(attr::ID)?,
+        timestamp: timestamp.parse().map_err(|_| DecodeError::Timestamp { found: timestamp })?,
+        publisher: get(attr::PUBLISHER)?,
+        headers: headers_of(&wire.attributes),
+        schema: get(attr::SCHEMA)?,
+        format_version,
+    };
+    Ok((metadata, data))
+}
+
+/// Every attribute that is not reserved: the custom headers.
+pub fn headers_of(attributes: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    attributes.iter().filter(|(k, _)| !k.starts_with(RESERVED_PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn check_format_version(found: String) -> Result<String, DecodeError> {
+    if found == FORMAT_VERSION { Ok(found) } else { Err(DecodeError::FormatVersion { found }) }
+}
+
+fn decode_container(wire: &WireMessage, body: Value) -> Result<(Metadata, Value), DecodeError> {
+    let Value::Object(mut body) = body else {
+        return Err(container_error("", "the body must be a JSON object (or attributes mode needs `hedwig_schema`)"));
+    };
+    let string = |body: &serde_json::Map<String, Value>, key: &str| match body.get(key) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(container_error(&format!("/{key}"), "must be a string")),
+        None => Err(container_error(&format!("/{key}"), "is required")),
+    };
+    let format_version = check_format_version(string(&body, "format_version")?)?;
+    let schema = string(&body, "schema")?;
+    let id = string(&body, "id")?;
+    if !is_lower_uuid(&id) {
+        return Err(container_error("/id", "must be a lower-case hyphenated UUID"));
+    }
+    let data = match body.remove("data") {
+        Some(data @ Value::Object(_)) => data,
+        Some(_) => return Err(container_error("/data", "must be an object")),
+        None => return Err(container_error("/data", "is required")),
+    };
+    let meta = match body.remove("metadata") {
+        Some(meta @ Value::Object(_)) => meta,
+        _ => return Err(container_error("/metadata", "must be an object")),
+    };
+    // Python writes `timestamp`, hedwig-go writes `Timestamp` (and omits empty headers).
+    let meta: ContainerMetaIn = serde_json::from_value(meta).map_err(|e| container_error("/metadata", &e.to_string()))?;
+    let mut headers = headers_of(&wire.attributes);
+    headers.extend(meta.headers.unwrap_or_default());
+    let metadata = Metadata { id, timestamp: meta.timestamp, publisher: meta.publisher, headers, schema, format_version };
+    Ok((metadata, data))
+}
+
+fn container_error(pointer: &str, reason: &str) -> DecodeError {
+    DecodeError::Container { pointer: pointer.to_owned(), reason: reason.to_owned() }
+}
+
+/// Whether `id` is a lower-case hyphenated UUID (container mode's requirement).
+pub fn is_lower_uuid(id: &str) -> bool {
+    id.len() == 36 && !id.bytes().any(|b| b.is_ascii_uppercase()) && uuid::Uuid::try_parse(id).is_ok()
+}
+
+#[derive(Serialize)]
+struct ContainerOut<'a> {
+    format_version: &'a str,
+    schema: &'a str,
+    id: &'a str,
+    metadata: ContainerMetaOut<'a>,
+    data: &'a Value,
+}
+
+#[derive(Serialize)]
+struct ContainerMetaOut<'a> {
+    timestamp: i64,
+    publisher: &'a str,
+    headers: &'a BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct ContainerMetaIn {
+    #[serde(alias = "Timestamp")]
+    timestamp: i64,
+    #[serde(alias = "Publisher")]
+    publisher: String,
+    #[serde(alias = "Headers", default)]
+    headers: Option<BTreeMap<String, String>>,
+}
