@@ -1,0 +1,68 @@
+//! The code generator's errors: each names the file and, where it applies, the JSON
+//! pointer into it.
+
+use std::path::PathBuf;
+
+/// Why code could not be generated from a schema file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The schema file could not be read.
+    #[error("{}: cannot read schema file: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The schema file is not JSON.
+    #[error("{}: not valid JSON: {source}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The parser error (with line and column).
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The document is not a usable Hedwig schema (every problem found is listed).
+    #[error(transparent)]
+    Schema(#[from] owlpost::SchemaError),
+    /// The schema uses something owlpost cannot generate code for.
+    #[error("{}: {pointer}: {reason}", path.display())]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// JSON pointer into the file.
+        pointer: String,
+        /// What is not supported, and what to do instead.
+        reason: String,
+    },
+    /// Two things in the schema map to the same Rust name.
+    #[error("{}: name collision: {first} and {second} both become `{name}`", path.display())]
+    NameCollision {
+        /// The file.
+        path: PathBuf,
+        /// The Rust identifier.
+        name: String,
+        /// What produced it first (e.g. "message type `user-created`").
+        first: String,
+        /// What produced it again.
+        second: String,
+    },
+    /// The output could not be written.
+    #[error("{}: cannot write generated code: {source}", path.display())]
+    Write {
+        /// The output file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A required setting is missing (e.g. no schema, or `OUT_DIR` unset outside build scripts).
+    #[error("{0}")]
+    Config(String),
+}
+
+/// The code generator's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,53 @@
+//! The embedded schema and the `owlpost::Message` impl of each payload type.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::model::{MessageDef, Model};
+use crate::naming::ident;
+
+/// `schema()`: the document, compiled once on first use.
+pub fn schema(model: &Model) -> TokenStream {
+    let (json, file, root) = (&model.schema_json, &model.file_name, &model.root);
+    let doc = format!(" The compiled schema document `{file}` (root `{root}`), compiled on first use.");
+    quote! {
+        /// The root URL of the schema these messages were generated from.
+        pub const SCHEMA_ROOT: &str = #root;
+
+        #[doc = #doc]
+        pub fn schema() -> &'static ::owlpost::Schema {
+            static SCHEMA: ::owlpost::__private::LazyLock<::owlpost::Schema> =
+                ::owlpost::__private::LazyLock::new(|| ::owlpost::Schema::from_generated(#file, #json));
+            &SCHEMA
+        }
+    }
+}
+
+/// The `Message` impls of one message type's payloads, and its marker trait.
+pub fn message(message: &MessageDef) -> TokenStream {
+    let message_type = &message.message_type;
+    let marker = ident(&message.names.marker);
+    let marker_doc = format!(" The payload types of `{message_type}`, one per major version.");
+    let impls = message.majors.iter().map(|major| {
+        let ty = ident(&major.type_name);
+        let (number, minor) = (major.major, major.latest.minor);
+        let topic = owlpost::publish::default_topic(message_type, number);
+        quote! {
+            impl ::owlpost::Message for #ty {
+                const MESSAGE_TYPE: &'static str = #message_type;
+                const MAJOR: u32 = #number;
+                const MINOR: u32 = #minor;
+                const DEFAULT_TOPIC: &'static str = #topic;
+                fn schema() -> &'static ::owlpost::Schema {
+                    schema()
+                }
+            }
+            impl #marker for #ty {}
+        }
+    });
+    quote! {
+        #[doc = #marker_doc]
+        pub trait #marker: ::owlpost::Message {}
+        #(#impls)*
+    }
+}
