@@ -134,18 +134,21 @@ fn definitions(file: &SchemaFile, document: &Value, names: &mut Names) -> Result
         if !naming::is_nameable(name) {
             return Err(unsupported(file, &pointer, "the definition name has no letters or digits to name a Rust type after"));
         }
-        let versions = entry.as_object().filter(|m| !m.is_empty() && m.keys().all(|k| Version::parse(k).is_some()));
+        let versions: Option<Vec<(Version, &String, &Value)>> = entry
+            .as_object()
+            .filter(|m| !m.is_empty())
+            .and_then(|m| m.iter().map(|(k, v)| Some((Version::parse(k)?, k, v))).collect());
         match versions {
             Some(versions) => {
-                for (version, schema) in versions {
-                    let suffix = (versions.len() > 1).then_some(version.as_str());
-                    let type_name = naming::definition_type(name, suffix);
-                    names.claim(&type_name, &format!("definition `{name}/{version}`"))?;
-                    out.push(Definition { pointer: format!("{pointer}/{}", escape_pointer(version)), type_name, schema: schema.clone() });
+                let all: Vec<Version> = versions.iter().map(|(v, _, _)| *v).collect();
+                for (version, key, schema) in versions {
+                    let type_name = naming::definition_type(name, version, &all);
+                    names.claim(&type_name, &format!("definition `{name}/{key}`"))?;
+                    out.push(Definition { pointer: format!("{pointer}/{}", escape_pointer(key)), type_name, schema: schema.clone() });
                 }
             }
             None => {
-                let type_name = naming::definition_type(name, None);
+                let type_name = naming::pascal(name);
                 names.claim(&type_name, &format!("definition `{name}`"))?;
                 out.push(Definition { pointer, type_name, schema: entry.clone() });
             }

@@ -6,13 +6,15 @@
 //! | message `user-created` (all majors) | `publish_user_created()`, `register_user_created()`, traits `UserCreatedMessage`, `UserCreatedHandler` |
 //! | handler for major 1 | method `user_created_v1` |
 //! | definition `UserId` (one version) | type `UserId` |
-//! | definition `Money` with versions 1.0 and 2.0 | types `MoneyV1_0`, `MoneyV2_0` |
+//! | definition `Money` with versions 1.0 and 2.0 | types `MoneyV1`, `MoneyV2` |
+//! | definition `Money` with versions 1.0 and 1.1 | types `MoneyV1M0`, `MoneyV1M1` |
 //!
 //! `user-created`, `user.created` and `user_created` all give the same names (so two of them
 //! in one schema are a collision, reported as an error). Names that would start with a
 //! digit get an `M`/`m_` prefix; keywords are escaped as raw identifiers.
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
+use owlpost::Version;
 use proc_macro2::{Ident, Span};
 
 /// `UpperCamelCase` of a schema name, made a valid identifier.
@@ -68,11 +70,15 @@ impl MessageNames {
     }
 }
 
-/// A definition's type name: `UserId`, or `UserIdV1_0` when it has several versions.
-pub fn definition_type(name: &str, version: Option<&str>) -> String {
-    match version {
-        None => pascal(name),
-        Some(version) => format!("{}V{}", pascal(name), version.replace('.', "_")),
+/// A definition version's type name: `UserId` when it is the only version, `UserIdV1` when
+/// its major is the only one of that major, `UserIdV1M2` otherwise (for version 1.2).
+/// (All names are already UpperCamelCase, so typify keeps them as they are.)
+pub fn definition_type(name: &str, version: Version, versions: &[Version]) -> String {
+    let same_major = versions.iter().filter(|v| v.major == version.major).count();
+    match (versions.len(), same_major) {
+        (1, _) => pascal(name),
+        (_, 1) => format!("{}V{}", pascal(name), version.major),
+        _ => format!("{}V{}M{}", pascal(name), version.major, version.minor),
     }
 }
 
@@ -114,7 +120,10 @@ mod tests {
 
     #[test]
     fn versioned_definitions_keep_their_version() {
-        assert_eq!(definition_type("money", Some("1.0")), "MoneyV1_0");
-        assert_eq!(definition_type("user_id", None), "UserId");
+        let (v10, v11, v20) = (Version::new(1, 0), Version::new(1, 1), Version::new(2, 0));
+        assert_eq!(definition_type("user_id", v10, &[v10]), "UserId");
+        assert_eq!(definition_type("money", v20, &[v10, v20]), "MoneyV2");
+        assert_eq!(definition_type("money", v11, &[v10, v11, v20]), "MoneyV1M1");
+        assert_eq!(definition_type("money", v20, &[v10, v11, v20]), "MoneyV2");
     }
 }

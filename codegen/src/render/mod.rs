@@ -22,7 +22,35 @@ pub fn render(file: &SchemaFile, model: &Model) -> Result<syn::File> {
         items.items.extend(parse(publish::render(message)));
         items.items.extend(parse(consume::render(message)));
     }
+    check_unique(file, &items)?;
     Ok(items)
+}
+
+/// Two items of one name would not compile: report it as a schema problem instead (typify
+/// names nested types after their parents, which can meet a definition's name).
+fn check_unique(file: &SchemaFile, items: &syn::File) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for item in &items.items {
+        let ident = match item {
+            syn::Item::Struct(i) => &i.ident,
+            syn::Item::Enum(i) => &i.ident,
+            syn::Item::Trait(i) => &i.ident,
+            syn::Item::Fn(i) => &i.sig.ident,
+            syn::Item::Const(i) => &i.ident,
+            syn::Item::Type(i) => &i.ident,
+            syn::Item::Mod(i) => &i.ident,
+            _ => continue,
+        };
+        if !seen.insert(ident.to_string()) {
+            return Err(crate::Error::NameCollision {
+                path: file.path.clone(),
+                name: ident.to_string(),
+                first: "a generated item".into(),
+                second: "another generated item (a nested type named like a definition or message?)".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn parse(tokens: proc_macro2::TokenStream) -> Vec<syn::Item> {
