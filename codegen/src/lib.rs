@@ -92,16 +92,17 @@ impl Config {
 
     /// Generates the code and writes it (only if it changed). Returns the written path.
     pub fn compile(&self) -> Result<PathBuf> {
-        let schema = self.schema.as_ref().ok_or_else(|| Error::Config("no schema file given: call `Config::schema`".into()))?;
+        let schema =
+            self.schema.as_ref().ok_or_else(|| Error::Config("no schema file given: call `Config::schema`".into()))?;
         if !self.skip_rerun {
             println!("cargo:rerun-if-changed={}", schema.display());
         }
         let source = generate(schema)?;
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
-            None => std::env::var_os("OUT_DIR")
-                .map(PathBuf::from)
-                .ok_or_else(|| Error::Config("OUT_DIR is not set: call `Config::out_dir` outside build scripts".into()))?,
+            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| {
+                Error::Config("OUT_DIR is not set: call `Config::out_dir` outside build scripts".into())
+            })?,
         };
         let path = out_dir.join(format!("{}.rs", self.file_name.as_deref().unwrap_or(DEFAULT_FILE_NAME)));
         output::write_if_changed(&path, &source)?;

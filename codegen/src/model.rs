@@ -84,7 +84,11 @@ impl Model {
         for (message_type, majors) in &document.messages {
             let pointer = format!("/schemas/{}", escape_pointer(message_type));
             if !naming::is_nameable(message_type) {
-                return Err(unsupported(file, &pointer, "the message type has no letters or digits to name Rust items after"));
+                return Err(unsupported(
+                    file,
+                    &pointer,
+                    "the message type has no letters or digits to name Rust items after",
+                ));
             }
             let type_names = MessageNames::new(message_type);
             let origin = format!("message type `{message_type}`");
@@ -132,7 +136,11 @@ fn definitions(file: &SchemaFile, document: &Value, names: &mut Names) -> Result
     for (name, entry) in definitions {
         let pointer = format!("/definitions/{}", escape_pointer(name));
         if !naming::is_nameable(name) {
-            return Err(unsupported(file, &pointer, "the definition name has no letters or digits to name a Rust type after"));
+            return Err(unsupported(
+                file,
+                &pointer,
+                "the definition name has no letters or digits to name a Rust type after",
+            ));
         }
         let versions: Option<Vec<(Version, &String, &Value)>> = entry
             .as_object()
@@ -144,7 +152,11 @@ fn definitions(file: &SchemaFile, document: &Value, names: &mut Names) -> Result
                 for (version, key, schema) in versions {
                     let type_name = naming::definition_type(name, version, &all);
                     names.claim(&type_name, &format!("definition `{name}/{key}`"))?;
-                    out.push(Definition { pointer: format!("{pointer}/{}", escape_pointer(key)), type_name, schema: schema.clone() });
+                    out.push(Definition {
+                        pointer: format!("{pointer}/{}", escape_pointer(key)),
+                        type_name,
+                        schema: schema.clone(),
+                    });
                 }
             }
             None => {

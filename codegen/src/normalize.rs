@@ -69,7 +69,11 @@ impl Normalizer<'_> {
         for (key, value) in map {
             let here = format!("{pointer}/{}", escape_pointer(key));
             if UNSUPPORTED.contains(&key.as_str()) {
-                return Err(unsupported(self.file, &here, &format!("`{key}` is not supported by owlpost's type generator")));
+                return Err(unsupported(
+                    self.file,
+                    &here,
+                    &format!("`{key}` is not supported by owlpost's type generator"),
+                ));
             }
             let value = match key.as_str() {
                 "$ref" => Value::String(self.reference(value, &here)?),
@@ -88,14 +92,21 @@ impl Normalizer<'_> {
 
     fn each(&self, items: &Value, pointer: &str) -> Result<Value> {
         let items = items.as_array().into_iter().flatten().enumerate();
-        items.map(|(i, item)| self.schema(item, &format!("{pointer}/{i}"))).collect::<Result<Vec<_>>>().map(Value::Array)
+        items
+            .map(|(i, item)| self.schema(item, &format!("{pointer}/{i}")))
+            .collect::<Result<Vec<_>>>()
+            .map(Value::Array)
     }
 
     fn map(&self, map: &Value, pointer: &str) -> Result<Value> {
         let mut out = Map::new();
         for (key, value) in map.as_object().into_iter().flatten() {
             // `dependencies` may also map to a list of property names.
-            let value = if value.is_array() { value.clone() } else { self.schema(value, &format!("{pointer}/{}", escape_pointer(key)))? };
+            let value = if value.is_array() {
+                value.clone()
+            } else {
+                self.schema(value, &format!("{pointer}/{}", escape_pointer(key)))?
+            };
             out.insert(key.clone(), value);
         }
         Ok(Value::Object(out))

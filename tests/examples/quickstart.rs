@@ -46,12 +46,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Publishing: typed payloads, validated against the schema before they are sent.
     let publisher = Publisher::new("signup", broker.clone());
-    let v1 = UserCreatedV1 {
-        user_id: "U_1001".parse()?,
-        email: "ada@example.com".into(),
-        plan: Plan::Pro,
-        referrer: None,
-    };
+    let v1 =
+        UserCreatedV1 { user_id: "U_1001".parse()?, email: "ada@example.com".into(), plan: Plan::Pro, referrer: None };
     let sent = publish_user_created(&publisher, v1).await?;
     println!("signup: published user-created 1.1 as {} to {}", sent.id, sent.topic);
 
@@ -65,7 +61,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("signup: published user-created 2.0 as {} to {}", sent.id, sent.topic);
 
     // The schema also checks what the types cannot: `email` must be an e-mail address.
-    let invalid = UserCreatedV1 { user_id: "U_1003".parse()?, email: "not-an-email".into(), plan: Plan::Free, referrer: None };
+    let invalid =
+        UserCreatedV1 { user_id: "U_1003".parse()?, email: "not-an-email".into(), plan: Plan::Free, referrer: None };
     match publish_user_created(&publisher, invalid).await {
         Err(error) => println!("signup: refused as expected: {error}"),
         Ok(sent) => return Err(format!("an invalid message was published: {sent:?}").into()),

@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use owlpost::memory::{MemoryBroker, QueueStats};
 use owlpost::{
-    ConsumeError, Consumer, DynamicMessage, HandlerResult, Outcome, Outgoing, PublishError, Publisher, Received, Router,
-    Version, WireMessage,
+    ConsumeError, Consumer, DynamicMessage, HandlerResult, Outcome, Outgoing, PublishError, Publisher, Received,
+    Router, Version, WireMessage,
 };
 use owlpost_e2e::messages::*;
 use serde_json::json;
@@ -102,10 +102,7 @@ async fn typed_messages_reach_typed_handlers() {
 
     let processed = consumer.poll().await.unwrap();
     assert!(processed.iter().all(|p| matches!(p.outcome, Outcome::Acked)), "{processed:?}");
-    assert_eq!(
-        recorder.seen(),
-        ["v1 1.1 U_1 a@example.com", "v2 2.0 U_2 Bo Oslo", "order ord_abc123 1250 bookx2"]
-    );
+    assert_eq!(recorder.seen(), ["v1 1.1 U_1 a@example.com", "v2 2.0 U_2 Bo Oslo", "order ord_abc123 1250 bookx2"]);
 }
 
 #[tokio::test]
@@ -144,14 +141,21 @@ async fn invalid_data_is_refused_at_publish_with_its_pointer() {
     assert_eq!(broker.stats("q"), Some(QueueStats::default()), "nothing was sent");
 
     // A constraint below the top level, reached through a `$ref`: the order total's minimum.
-    let data = json!({"order_id": "ord_abc123", "user_id": "U_1", "total_cents": -5, "lines": [{"sku": "a", "quantity": 1}]});
+    let data =
+        json!({"order_id": "ord_abc123", "user_id": "U_1", "total_cents": -5, "lines": [{"sku": "a", "quantity": 1}]});
     let error = publisher.publish_dynamic(schema(), dynamic("order.placed", 1, 0, data)).await.unwrap_err();
     let PublishError::Invalid(invalid) = &error else { panic!("expected Invalid, got {error:?}") };
     assert_eq!(invalid.pointer, "/total_cents");
 }
 
 fn dynamic(message_type: &str, major: u32, minor: u32, data: serde_json::Value) -> DynamicMessage {
-    DynamicMessage { message_type: message_type.into(), version: Version::new(major, minor), data, id: None, headers: Default::default() }
+    DynamicMessage {
+        message_type: message_type.into(),
+        version: Version::new(major, minor),
+        data,
+        id: None,
+        headers: Default::default(),
+    }
 }
 
 #[tokio::test]
@@ -206,7 +210,9 @@ async fn invalid_raw_message_is_not_acked_and_is_reported() {
 #[tokio::test]
 async fn unknown_message_type_and_major_are_rejected() {
     let error = rejected(raw(&format!("{ROOT}#/schemas/user-renamed/1.0"), "{}")).await;
-    assert!(matches!(&error, ConsumeError::UnknownMessage { message_type, major: 1, .. } if message_type == "user-renamed"));
+    assert!(
+        matches!(&error, ConsumeError::UnknownMessage { message_type, major: 1, .. } if message_type == "user-renamed")
+    );
     let error = rejected(raw(&format!("{ROOT}#/schemas/user-created/3.0"), "{}")).await;
     assert!(matches!(&error, ConsumeError::UnknownMessage { major: 3, .. }), "{error:?}");
 }

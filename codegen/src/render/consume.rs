@@ -18,7 +18,8 @@ pub fn render(message: &MessageDef) -> TokenStream {
     let methods = message.majors.iter().map(|major| {
         let method = ident(&major.method);
         let ty = ident(&major.type_name);
-        let summary = format!(" Handles `{message_type}` {}.x (up to {} and any newer minor).", major.major, major.latest);
+        let summary =
+            format!(" Handles `{message_type}` {}.x (up to {} and any newer minor).", major.major, major.latest);
         let description = major.description.as_deref().map(|d| format!(" {d}"));
         let description = description.iter();
         quote! {

@@ -23,7 +23,8 @@ pub fn render(file: &SchemaFile, model: &Model) -> Result<Vec<syn::Item>> {
     let inputs = typify_inputs(file, model)?;
     let generated = catch_unwind(AssertUnwindSafe(|| -> std::result::Result<TokenStream, String> {
         let mut settings = TypeSpaceSettings::default();
-        settings.with_struct_builder(false);
+        // Sorted maps: deterministic serialization, like the rest of the output.
+        settings.with_struct_builder(false).with_map_type("::std::collections::BTreeMap");
         let mut space = TypeSpace::new(&settings);
         space.add_ref_types(inputs).map_err(|e| e.to_string())?;
         Ok(space.to_stream())
@@ -33,8 +34,8 @@ pub fn render(file: &SchemaFile, model: &Model) -> Result<Vec<syn::Item>> {
         Ok(Err(reason)) => return Err(unsupported(file, "", &format!("type generation failed: {reason}"))),
         Err(_) => return Err(unsupported(file, "", "the type generator (typify) panicked on this schema")),
     };
-    let mut items: syn::File =
-        syn::parse2(tokens).map_err(|e| unsupported(file, "", &format!("type generator produced invalid Rust: {e}")))?;
+    let mut items: syn::File = syn::parse2(tokens)
+        .map_err(|e| unsupported(file, "", &format!("type generator produced invalid Rust: {e}")))?;
     ThroughRuntime.visit_file_mut(&mut items);
     Ok(items.items)
 }
@@ -102,8 +103,8 @@ impl VisitMut for ThroughRuntime {
 /// Prefixes `::serde::…`-style paths with the runtime's re-export; returns how many
 /// segments it added.
 fn through_runtime(path: &mut syn::Path) -> usize {
-    let reexported = path.leading_colon.is_some()
-        && path.segments.first().is_some_and(|s| REEXPORTED.iter().any(|c| s.ident == c));
+    let reexported =
+        path.leading_colon.is_some() && path.segments.first().is_some_and(|s| REEXPORTED.iter().any(|c| s.ident == c));
     if !reexported {
         return 0;
     }
