@@ -237,7 +237,8 @@ impl Router {
         data: Value,
         provider: ProviderMetadata,
     ) -> Result<BoxFuture<'static, HandlerResult>, ConsumeError> {
-        let url = SchemaUrl::parse(&metadata.schema).ok_or_else(|| ConsumeError::SchemaUrl { found: metadata.schema.clone() })?;
+        let url = SchemaUrl::parse(&metadata.schema)
+            .ok_or_else(|| ConsumeError::SchemaUrl { found: metadata.schema.clone() })?;
         let route = self.routes.get(&(url.message_type.clone(), url.version.major)).ok_or_else(|| {
             ConsumeError::UnknownMessage {
                 message_type: url.message_type.clone(),
@@ -376,7 +377,9 @@ fn log_outcome(id: Option<&str>, message_type: Option<&str>, outcome: &Outcome) 
         Outcome::Acked => tracing::debug!(id, message_type, "handled"),
         Outcome::Ignored => tracing::info!(id, message_type, "handler ignored the message; acknowledged"),
         Outcome::Retry { after } => tracing::debug!(id, message_type, ?after, "handler asked for a retry"),
-        Outcome::Failed { error } => tracing::error!(id, message_type, %error, "handler failed; message will be retried"),
+        Outcome::Failed { error } => {
+            tracing::error!(id, message_type, %error, "handler failed; message will be retried")
+        }
         Outcome::Panicked { message } => {
             tracing::error!(id, message_type, panic = %message, "handler panicked; message will be retried")
         }

@@ -127,7 +127,8 @@ impl MemoryBroker {
     /// check: for tests of how consumers treat malformed or foreign messages.
     pub fn inject(&self, topic: &str, message: WireMessage) -> Result<String, BackendError> {
         let mut state = self.state();
-        let queues = state.topics.get(topic).ok_or_else(|| BackendError::TopicNotFound { topic: topic.to_owned() })?.clone();
+        let queues =
+            state.topics.get(topic).ok_or_else(|| BackendError::TopicNotFound { topic: topic.to_owned() })?.clone();
         state.sequence += 1;
         let id = format!("mem-{}", state.sequence);
         let now = Instant::now();
@@ -197,7 +198,12 @@ impl MemoryBroker {
         Ok(Taken { deliveries, next_change, wait })
     }
 
-    fn settle(&self, name: &str, ack_id: &str, settle: impl FnOnce(&mut Queue, Stored, Instant)) -> Result<(), BackendError> {
+    fn settle(
+        &self,
+        name: &str,
+        ack_id: &str,
+        settle: impl FnOnce(&mut Queue, Stored, Instant),
+    ) -> Result<(), BackendError> {
         let mut state = self.state();
         let now = Instant::now();
         let queue = state.queues.get_mut(name).ok_or_else(|| BackendError::QueueNotFound { queue: name.to_owned() })?;
@@ -287,11 +293,15 @@ impl Source for MemoryQueue {
         Box::pin(async move {
             let mut state = self.broker.state();
             let now = Instant::now();
-            let queue =
-                state.queues.get_mut(&self.name).ok_or_else(|| BackendError::QueueNotFound { queue: self.name.clone() })?;
+            let queue = state
+                .queues
+                .get_mut(&self.name)
+                .ok_or_else(|| BackendError::QueueNotFound { queue: self.name.clone() })?;
             queue.expire(now);
-            let (_, deadline) =
-                queue.in_flight.get_mut(ack_id).ok_or_else(|| BackendError::InvalidAckId { ack_id: ack_id.to_owned() })?;
+            let (_, deadline) = queue
+                .in_flight
+                .get_mut(ack_id)
+                .ok_or_else(|| BackendError::InvalidAckId { ack_id: ack_id.to_owned() })?;
             *deadline = now + by;
             Ok(())
         })

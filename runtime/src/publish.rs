@@ -210,7 +210,11 @@ impl Publisher {
             return Err(PublishError::ReservedHeader { message_type, key: key.clone() });
         }
         let Some(latest) = schema.latest(&message_type, version.major) else {
-            return Err(PublishError::UnknownMessage { message_type, major: version.major, root: schema.root().to_owned() });
+            return Err(PublishError::UnknownMessage {
+                message_type,
+                major: version.major,
+                root: schema.root().to_owned(),
+            });
         };
         if version.minor > latest.minor {
             return Err(PublishError::UnknownMinor { message_type, version, latest });

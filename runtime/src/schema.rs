@@ -65,11 +65,7 @@ impl SchemaUrl {
         if message_type.is_empty() || message_type.contains('/') {
             return None;
         }
-        Some(Self {
-            root: root.to_owned(),
-            message_type: message_type.to_owned(),
-            version: Version::parse(version)?,
-        })
+        Some(Self { root: root.to_owned(), message_type: message_type.to_owned(), version: Version::parse(version)? })
     }
 }
 
@@ -161,7 +157,10 @@ impl Document {
                 for (message_type, majors) in types {
                     let pointer = format!("/schemas/{}", escape_pointer(message_type));
                     if message_type.is_empty() || message_type.contains('/') {
-                        problem(pointer.clone(), format!("invalid message type {message_type:?}: must be non-empty, without `/`"));
+                        problem(
+                            pointer.clone(),
+                            format!("invalid message type {message_type:?}: must be non-empty, without `/`"),
+                        );
                     }
                     let Some(majors) = majors.as_object().filter(|m| !m.is_empty()) else {
                         problem(pointer, "expected a non-empty object of major versions (`\"1.*\": {...}`)".into());
@@ -171,7 +170,10 @@ impl Document {
                     for (key, schema) in majors {
                         let pointer = format!("{pointer}/{}", escape_pointer(key));
                         match parse_major_key(key) {
-                            None => problem(pointer, format!("invalid version key {key:?}: expected `<major>.*`, e.g. `1.*`")),
+                            None => problem(
+                                pointer,
+                                format!("invalid version key {key:?}: expected `<major>.*`, e.g. `1.*`"),
+                            ),
                             Some(major) => match check_x_version(major, schema) {
                                 Ok(latest) => {
                                     parsed.insert(major, MajorSchema { latest, schema: schema.clone() });
@@ -208,7 +210,8 @@ fn check_x_version(major: u32, schema: &Value) -> Result<Version, String> {
         Some(Value::String(text)) => text,
         Some(other) => return Err(format!("`x-version` must be a string like \"{major}.0\", found {other}")),
     };
-    let version = Version::parse(x_version).ok_or_else(|| format!("invalid `x-version` {x_version:?}: expected `major.minor`"))?;
+    let version = Version::parse(x_version)
+        .ok_or_else(|| format!("invalid `x-version` {x_version:?}: expected `major.minor`"))?;
     if version.major != major {
         return Err(format!("`x-version` {x_version:?} does not match its key `{major}.*`"));
     }
@@ -224,11 +227,11 @@ fn check_refs(doc: &Value, root: &str, node: &Value, pointer: &mut String, probl
                 match reference.as_str().map(|r| local_pointer(r, root)) {
                     None => problem(here, "`$ref` must be a string".into()),
                     Some(Err(reason)) => problem(here, reason),
-                    Some(Ok(target)) => {
-                        if resolve_pointer(doc, target).is_none() {
-                            problem(here, format!("unresolvable `$ref` {:?}: nothing at {target:?}", reference.as_str().unwrap_or_default()));
-                        }
-                    }
+                    Some(Ok(target)) => match resolve_pointer(doc, target) {
+                        None => problem(here, format!("unresolvable `$ref` {reference}: nothing at {target:?}")),
+                        Some(Value::Object(_) | Value::Bool(_)) => {}
+                        Some(other) => problem(here, format!("`$ref` {reference} points at {other}, not a schema")),
+                    },
                 }
             }
             for (key, child) in map {

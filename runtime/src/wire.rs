@@ -207,10 +207,12 @@ fn decode_container(wire: &WireMessage, body: Value) -> Result<(Metadata, Value)
         _ => return Err(container_error("/metadata", "must be an object")),
     };
     // Python writes `timestamp`, hedwig-go writes `Timestamp` (and omits empty headers).
-    let meta: ContainerMetaIn = serde_json::from_value(meta).map_err(|e| container_error("/metadata", &e.to_string()))?;
+    let meta: ContainerMetaIn =
+        serde_json::from_value(meta).map_err(|e| container_error("/metadata", &e.to_string()))?;
     let mut headers = headers_of(&wire.attributes);
     headers.extend(meta.headers.unwrap_or_default());
-    let metadata = Metadata { id, timestamp: meta.timestamp, publisher: meta.publisher, headers, schema, format_version };
+    let metadata =
+        Metadata { id, timestamp: meta.timestamp, publisher: meta.publisher, headers, schema, format_version };
     Ok((metadata, data))
 }
 
