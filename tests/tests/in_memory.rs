@@ -231,3 +231,54 @@ async fn malformed_messages_are_rejected() {
     let error = rejected(no_id).await;
     assert!(matches!(error, ConsumeError::Decode(owlpost::wire::DecodeError::MissingAttribute { name: "hedwig_id" })));
 }
+
+/// Panics on the first `user_deleted` message it sees, handles the rest.
+#[derive(Clone, Default)]
+struct PanicsOnce {
+    calls: Arc<Mutex<u32>>,
+}
+
+impl UserDeletedHandler for PanicsOnce {
+    async fn user_deleted_v1(&self, message: Received<UserDeletedV1>) -> HandlerResult {
+        let call = {
+            let mut calls = self.calls.lock().unwrap();
+            *calls += 1;
+            *calls
+        };
+        assert!(call > 1, "handler bug on {}", *message.data.user_id);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn run_until_survives_a_panicking_handler_and_stops_on_shutdown() {
+    let broker = MemoryBroker::new();
+    broker.subscribe("user_deleted-v1", "q");
+    let publisher = Publisher::new("e2e", broker.clone());
+    let handler = PanicsOnce::default();
+    let mut router = Router::new();
+    register_user_deleted(&mut router, handler.clone());
+    let consumer = Consumer::new(broker.queue("q"), router);
+    for user in ["U_1", "U_2"] {
+        let message = UserDeletedV1 { user_id: user.parse().unwrap(), reason: Some(UserDeletedV1Reason::Requested) };
+        publish_user_deleted(&publisher, message).await.unwrap();
+    }
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        consumer
+            .run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    // The panicked message is redelivered at once (nack with no delay) and then handled.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while broker.stats("q").unwrap() != QueueStats::default() {
+        assert!(tokio::time::Instant::now() < deadline, "messages not drained: {:?}", broker.stats("q"));
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    stop.send(()).unwrap();
+    run.await.expect("the consumer task did not panic").expect("the loop ended cleanly");
+    assert_eq!(*handler.calls.lock().unwrap(), 3, "two messages, one of them twice");
+}
