@@ -8,11 +8,9 @@
 //! against the schema (on publish and on consume), encoding, broker I/O and the consumer
 //! loop. The in-memory broker ([`memory::MemoryBroker`]) is always available.
 //!
-//! ```ignore
-//! mod messages {
-//!     owlpost::include_messages!();
-//! }
-//! ```
+//! A service generates its messages in `build.rs` with `owlpost_codegen::Config` and
+//! includes them with [`include_messages!`] (`mod messages { owlpost::include_messages!(); }`);
+//! the README shows the whole generated API.
 #![deny(missing_docs)]
 
 pub mod backend;

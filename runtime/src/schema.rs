@@ -326,8 +326,11 @@ impl Schema {
 
     /// Compiles a checked document.
     pub fn compile(document: Document, file: &str) -> Result<Self, SchemaError> {
+        // The root is the base URI even when the document names it with `$id`, which
+        // draft-04 ignores: absolute `$ref`s to the root must resolve either way.
         let validators = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft4)
+            .with_base_uri(document.root.clone())
             .should_validate_formats(true)
             .build_map(&document.value)
             .map_err(|e| SchemaError {
