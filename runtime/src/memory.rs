@@ -190,10 +190,15 @@ impl MemoryBroker {
             .chain(queue.in_flight.values().map(|(_, deadline)| *deadline))
             .min();
         let wait = queue.config.receive_wait;
+        let moved = !dead.is_empty();
         for (dlq, mut stored) in dead {
             stored.receive_count = 0;
             stored.visible_at = now;
             queues.entry(dlq).or_default().ready.push_back(stored);
+        }
+        if moved {
+            // Wake receivers waiting on the dead-letter queue.
+            self.shared.changed.notify_waiters();
         }
         Ok(Taken { deliveries, next_change, wait })
     }

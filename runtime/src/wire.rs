@@ -91,12 +91,6 @@ pub enum DecodeError {
         /// What was found.
         found: String,
     },
-    /// The schema URL is not `<root>#/schemas/<type>/<major>.<minor>`.
-    #[error("invalid schema URL {found:?}: expected `<root>#/schemas/<type>/<major>.<minor>`")]
-    SchemaUrl {
-        /// What was found.
-        found: String,
-    },
     /// A container body with a missing or mistyped field.
     #[error("invalid container at {pointer:?}: {reason}")]
     Container {
@@ -146,12 +140,13 @@ fn to_json(value: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
-/// Decodes a message in either encoding: attributes mode when `hedwig_schema` is among
-/// the attributes, container mode otherwise.
+/// Decodes a message in either encoding: attributes mode when any `hedwig_*` metadata
+/// attribute is present (container mode sends none), container mode otherwise.
 pub fn decode(wire: &WireMessage) -> Result<(Metadata, Value), DecodeError> {
     let data: Value =
         serde_json::from_slice(&wire.body).map_err(|e| DecodeError::BodyNotJson { reason: e.to_string() })?;
-    if wire.attributes.contains_key(attr::SCHEMA) {
+    let metadata_attributes = [attr::FORMAT_VERSION, attr::ID, attr::TIMESTAMP, attr::PUBLISHER, attr::SCHEMA];
+    if metadata_attributes.iter().any(|name| wire.attributes.contains_key(*name)) {
         decode_attributes(wire, data)
     } else {
         decode_container(wire, data)

@@ -1,6 +1,6 @@
 //! Schema documents: compiled once, validated against `<major>.*`, errors with pointers.
 
-use owlpost::schema::{Schema, SchemaUrl, Version};
+use owlpost::schema::{Schema, Version};
 use serde_json::json;
 
 fn schema() -> Schema {
@@ -56,27 +56,4 @@ fn versions_come_from_x_version() {
     assert_eq!(schema.latest("thing", 2), None);
     assert_eq!(schema.url("thing", Version::new(1, 2)), "https://example.com/s#/schemas/thing/1.2");
     assert!(schema.validate("thing", Version::new(2, 0), &json!({})).is_err(), "unknown major");
-}
-
-#[test]
-fn schema_urls_and_versions_parse_strictly() {
-    let url = SchemaUrl::parse("https://h.example/schema#/schemas/user.created/10.3").unwrap();
-    assert_eq!(
-        (url.root.as_str(), url.message_type.as_str(), url.version),
-        ("https://h.example/schema", "user.created", Version::new(10, 3))
-    );
-    assert_eq!(url.to_string(), "https://h.example/schema#/schemas/user.created/10.3");
-    for bad in [
-        "https://h/s#/schemas/t/1",
-        "https://h/s#/schemas/t/1.*",
-        "https://h/s#/schemas//1.0",
-        "https://h/s/t/1.0",
-        "https://h/s#/schemas/t/-1.0",
-    ] {
-        assert_eq!(SchemaUrl::parse(bad), None, "{bad}");
-    }
-    assert_eq!(Version::parse("1.2"), Some(Version::new(1, 2)));
-    for bad in ["1", "1.", ".1", "+1.0", "1.0.0", "a.b"] {
-        assert_eq!(Version::parse(bad), None, "{bad}");
-    }
 }

@@ -147,34 +147,39 @@ fn dollar_id_names_the_root_too() {
 
 #[test]
 fn structural_problems_are_located_by_pointer() {
-    let major = "/schemas/user-created/1.*";
-    let user_ref = "/schemas/user-created/1.*/properties/user_id/$ref";
-    let cases: Vec<(&str, Value, &str, &str)> = vec![
-        ("missing schemas", edited(&[("/schemas", None)]), "", "missing `schemas`"),
-        ("empty schemas", edited(&[("/schemas", Some(json!({})))]), "/schemas", "non-empty"),
-        ("schemas not an object", edited(&[("/schemas", Some(json!([])))]), "/schemas", "non-empty"),
-        ("no majors", edited(&[("/schemas/user-created", Some(json!({})))]), "/schemas/user-created", "major"),
-        ("type with a slash", edited(&[("/schemas/a~1b", Some(json!({"1.*": {"x-version": "1.0"}})))]), "/schemas/a~1b", "without `/`"),
-        ("key 1.0", edited(&[("/schemas/user-created/1.0", Some(json!({"x-version": "1.0"})))]), "/schemas/user-created/1.0", "invalid version key"),
-        ("key v1.*", edited(&[("/schemas/user-created/v1.*", Some(json!({"x-version": "1.0"})))]), "/schemas/user-created/v1.*", "invalid version key"),
-        ("key *", edited(&[("/schemas/user-created/*", Some(json!({"x-version": "1.0"})))]), "/schemas/user-created/*", "invalid version key"),
-        ("missing x-version", edited(&[("/schemas/user-created/1.*/x-version", None)]), major, "missing `x-version`"),
-        ("x-version of another major", edited(&[("/schemas/user-created/1.*/x-version", Some(json!("2.0")))]), major, "does not match"),
-        ("numeric x-version", edited(&[("/schemas/user-created/1.*/x-version", Some(json!(1.0)))]), major, "must be a string"),
-        ("x-version without minor", edited(&[("/schemas/user-created/1.*/x-version", Some(json!("1")))]), major, "invalid `x-version`"),
-        ("major not an object", edited(&[("/schemas/user-created/1.*", Some(json!("1.0")))]), major, "must be an object"),
-        ("remote $ref", edited(&[("/schemas/user-created/1.*/properties/user_id/$ref", Some(json!("https://other.example/schemas#/definitions/UserId/1.0")))]), user_ref, "outside this document"),
-        ("unresolvable $ref", edited(&[("/schemas/user-created/1.*/properties/user_id/$ref", Some(json!("#/definitions/Nope/1.0")))]), user_ref, "unresolvable"),
-        ("$ref to a non-schema", edited(&[("/schemas/user-created/1.*/properties/user_id/$ref", Some(json!("#/schemas/user-created/1.*/x-version")))]), user_ref, "not a schema"),
-        ("$ref not a string", edited(&[("/schemas/user-created/1.*/properties/user_id/$ref", Some(json!(1)))]), user_ref, "must be a string"),
-        ("missing id", edited(&[("/id", None), (user_ref, Some(json!("#/definitions/UserId/1.0")))]), "", "missing root `id`"),
-        ("id with a fragment", edited(&[("/id", Some(json!(format!("{ROOT}#x"))))]), "/id", "without a fragment"),
-        ("empty id", edited(&[("/id", Some(json!("")))]), "/id", "non-empty"),
+    let (types, major) = ("/schemas/user-created", "/schemas/user-created/1.*");
+    let (x_version, user_ref) =
+        ("/schemas/user-created/1.*/x-version", "/schemas/user-created/1.*/properties/user_id/$ref");
+    let remote = "https://other.example/schemas#/definitions/UserId/1.0";
+    // (where to edit, the new value or `None` to remove it, where the problem is, what it says)
+    let cases: [(&str, Option<Value>, &str, &str); 20] = [
+        ("/schemas", None, "", "missing `schemas`"),
+        ("/schemas", Some(json!({})), "/schemas", "non-empty"),
+        ("/schemas", Some(json!([])), "/schemas", "non-empty"),
+        (types, Some(json!({})), types, "major versions"),
+        ("/schemas/a~1b", Some(json!({"1.*": {"x-version": "1.0"}})), "/schemas/a~1b", "without `/`"),
+        ("/schemas/user-created/1.0", Some(json!({"x-version": "1.0"})), "/schemas/user-created/1.0", "version key"),
+        ("/schemas/user-created/v1.*", Some(json!({"x-version": "1.0"})), "/schemas/user-created/v1.*", "version key"),
+        ("/schemas/user-created/*", Some(json!({"x-version": "1.0"})), "/schemas/user-created/*", "version key"),
+        (x_version, None, major, "missing `x-version`"),
+        (x_version, Some(json!("2.0")), major, "does not match"),
+        (x_version, Some(json!(1.0)), major, "must be a string"),
+        (x_version, Some(json!("1")), major, "invalid `x-version`"),
+        (major, Some(json!("1.0")), major, "must be an object"),
+        (user_ref, Some(json!(remote)), user_ref, "outside this document"),
+        (user_ref, Some(json!("#/definitions/Nope/1.0")), user_ref, "unresolvable"),
+        (user_ref, Some(json!("#/schemas/user-created/1.*/x-version")), user_ref, "not a schema"),
+        (user_ref, Some(json!(1)), user_ref, "must be a string"),
+        ("/id", None, "", "missing root `id`"),
+        ("/id", Some(json!(format!("{ROOT}#x"))), "/id", "without a fragment"),
+        ("/id", Some(json!("")), "/id", "non-empty"),
     ];
-    for (name, doc, pointer, reason) in cases {
+    for (at, value, pointer, reason) in cases {
+        // The absolute `$ref` made local, so that a document without a usable root has one problem.
+        let doc = edited(&[(user_ref, Some(json!("#/definitions/UserId/1.0"))), (at, value.clone())]);
         let (found_pointer, found_reason) = only_problem(doc);
-        assert_eq!(found_pointer, pointer, "{name}");
-        assert!(found_reason.contains(reason), "{name}: {found_reason:?} should mention {reason:?}");
+        assert_eq!(found_pointer, pointer, "{at} = {value:?}");
+        assert!(found_reason.contains(reason), "{at} = {value:?}: {found_reason:?} should mention {reason:?}");
     }
 }
 
@@ -232,7 +237,10 @@ fn schema_urls_parse_into_root_type_and_version() {
     for message_type in ["user-created", "device.created", "trip_created"] {
         let url = format!("{ROOT}#/schemas/{message_type}/1.2");
         let parsed = SchemaUrl::parse(&url).unwrap();
-        assert_eq!(parsed, SchemaUrl { root: ROOT.into(), message_type: message_type.into(), version: Version::new(1, 2) });
+        assert_eq!(
+            parsed,
+            SchemaUrl { root: ROOT.into(), message_type: message_type.into(), version: Version::new(1, 2) }
+        );
         assert_eq!(parsed.to_string(), url);
     }
     let bad = [

@@ -1,0 +1,446 @@
+//! Publishing and consuming a hand-written `Message` through the in-memory broker: typed
+//! delivery, checks on publish, rejection on consume without acknowledgement, every handler
+//! outcome, encodings, routes and broker failures.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use owlpost::consume::{ConsumeError, Consumer, HandlerError, HandlerResult, Outcome, Processed, Router};
+use owlpost::memory::{MemoryBroker, QueueConfig, QueueStats};
+use owlpost::publish::{DynamicMessage, PublishError, Publisher, now_millis};
+use owlpost::wire::{self, EncodeError, Encoding, WireMessage, attr};
+use owlpost::{BackendError, Message, Outgoing, ProviderMetadata, Received, Schema, Source, Version};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+const ROOT: &str = "https://example.com/schemas/test";
+const TOPIC: &str = "user-created-v1";
+const QUEUE: &str = "app";
+
+static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
+    let document = json!({
+        "id": ROOT,
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "schemas": {
+            "user-created": {
+                "1.*": {
+                    "type": "object",
+                    "x-version": "1.1",
+                    "required": ["user_id"],
+                    "properties": {
+                        "user_id": {"$ref": "#/definitions/UserId/1.0"},
+                        "address": {
+                            "type": "object",
+                            "required": ["country"],
+                            "properties": {"country": {"type": "string", "minLength": 2, "maxLength": 2}}
+                        },
+                        "nickname": {}
+                    }
+                },
+                "2.*": {"type": "object", "x-version": "2.0", "properties": {}}
+            }
+        },
+        "definitions": {"UserId": {"1.0": {"type": "string", "pattern": "^U_"}}}
+    });
+    Schema::from_json("test.json", &document.to_string()).unwrap()
+});
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct UserCreated {
+    user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address: Option<Address>,
+    /// The schema accepts anything here; this type only a string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nickname: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Address {
+    country: String,
+}
+
+impl Message for UserCreated {
+    const MESSAGE_TYPE: &'static str = "user-created";
+    const MAJOR: u32 = 1;
+    const MINOR: u32 = 1;
+    const DEFAULT_TOPIC: &'static str = TOPIC;
+
+    fn schema() -> &'static Schema {
+        &SCHEMA
+    }
+}
+
+fn user(user_id: &str) -> UserCreated {
+    UserCreated { user_id: user_id.into(), address: None, nickname: None }
+}
+
+fn url(version: &str) -> String {
+    format!("{ROOT}#/schemas/user-created/{version}")
+}
+
+/// A broker with `TOPIC` fanning out to `QUEUE`, whose empty receives return quickly.
+fn broker() -> MemoryBroker {
+    let broker = MemoryBroker::new();
+    broker.create_queue(QUEUE, QueueConfig { receive_wait: Duration::from_millis(20), ..QueueConfig::default() });
+    broker.subscribe(TOPIC, QUEUE);
+    broker
+}
+
+fn stats(ready: usize, delayed: usize, in_flight: usize) -> Option<QueueStats> {
+    Some(QueueStats { ready, delayed, in_flight })
+}
+
+type Log = Arc<Mutex<Vec<Received<UserCreated>>>>;
+
+/// A consumer of `QUEUE` whose `UserCreated` handler records each message, then answers with `behaviour`.
+fn consumer(broker: &MemoryBroker, behaviour: fn(&Received<UserCreated>) -> HandlerResult) -> (Consumer, Log) {
+    let log = Log::default();
+    let mut router = Router::new();
+    let handler_log = log.clone();
+    router.route(move |received: Received<UserCreated>| {
+        let log = handler_log.clone();
+        async move {
+            log.lock().unwrap().push(received.clone());
+            behaviour(&received)
+        }
+    });
+    (Consumer::new(broker.queue(QUEUE), router), log)
+}
+
+fn succeed(_: &Received<UserCreated>) -> HandlerResult {
+    Ok(())
+}
+
+async fn poll_one(consumer: &Consumer) -> Processed {
+    let mut processed = consumer.poll().await.unwrap();
+    assert_eq!(processed.len(), 1, "{processed:?}");
+    processed.remove(0)
+}
+
+/// An attributes-mode message from another service, exactly as given.
+fn foreign(schema_url: &str, body: &[u8]) -> WireMessage {
+    let attributes = [
+        (attr::FORMAT_VERSION, "1.0"),
+        (attr::ID, "ext-1"),
+        (attr::TIMESTAMP, "1700000000000"),
+        (attr::PUBLISHER, "other-service"),
+        (attr::SCHEMA, schema_url),
+    ];
+    WireMessage {
+        body: body.to_vec(),
+        attributes: attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    }
+}
+
+fn receive_count(received: &Received<UserCreated>) -> u32 {
+    received.provider.delivery_attempt().unwrap()
+}
+
+#[tokio::test]
+async fn a_published_message_reaches_its_handler_typed() {
+    let broker = broker();
+    let publisher = Publisher::new("svc", broker.clone());
+    let sent = UserCreated { address: Some(Address { country: "FR".into() }), ..user("U_1") };
+    let before = now_millis();
+    let published = publisher.publish(Outgoing::new(sent.clone()).header("request_id", "r-1")).await.unwrap();
+    let after = now_millis();
+    assert_eq!(published.topic, TOPIC);
+    assert!(published.broker_id.starts_with("mem-"), "{published:?}");
+    let id = uuid::Uuid::parse_str(&published.id).unwrap();
+    assert_eq!((id.get_version_num(), id.hyphenated().to_string()), (4, published.id.clone()), "a lower-case UUID v4");
+
+    let (consumer, log) = consumer(&broker, succeed);
+    let processed = poll_one(&consumer).await;
+    assert!(matches!(processed.outcome, Outcome::Acked), "{processed:?}");
+    assert_eq!(processed.id.as_deref(), Some(published.id.as_str()));
+    assert_eq!(processed.message_type.as_deref(), Some("user-created"));
+    assert!(processed.settle_error.is_none());
+
+    let received = log.lock().unwrap().remove(0);
+    assert_eq!(received.data, sent);
+    assert_eq!(received.version, Version::new(1, 1));
+    assert_eq!(received.metadata.id, published.id);
+    assert_eq!(received.metadata.publisher, "svc");
+    assert_eq!(received.metadata.schema, url("1.1"));
+    assert_eq!(received.metadata.headers, BTreeMap::from([("request_id".to_owned(), "r-1".to_owned())]));
+    assert!((before..=after).contains(&received.metadata.timestamp), "timestamp in epoch ms");
+    assert_eq!(received.provider, ProviderMetadata::Memory { queue: QUEUE.into(), receive_count: 1 });
+    assert_eq!(broker.stats(QUEUE), stats(0, 0, 0), "acknowledged");
+}
+
+#[tokio::test]
+async fn invalid_data_is_refused_on_publish_with_its_pointer() {
+    let broker = broker();
+    let publisher = Publisher::new("svc", broker.clone());
+    let cases = [
+        (user("X_1"), "/user_id"),
+        (UserCreated { address: Some(Address { country: "FRA".into() }), ..user("U_1") }, "/address/country"),
+    ];
+    for (data, pointer) in cases {
+        match publisher.publish(data).await {
+            Err(PublishError::Invalid(error)) => {
+                assert_eq!(error.pointer, pointer);
+                assert_eq!(error.message_type, "user-created");
+                assert_eq!(error.schema_url, url("1.1"));
+            }
+            other => panic!("{pointer}: expected Invalid, got {other:?}"),
+        }
+    }
+    assert_eq!(broker.stats(QUEUE), stats(0, 0, 0), "nothing was sent");
+}
+
+#[tokio::test]
+async fn reserved_headers_are_refused() {
+    let broker = broker();
+    let publisher = Publisher::new("svc", broker.clone());
+    let error = publisher.publish(Outgoing::new(user("U_1")).header("hedwig_id", "mine")).await.unwrap_err();
+    assert!(
+        matches!(&error, PublishError::ReservedHeader { key, message_type } if key == "hedwig_id" && message_type == "user-created"),
+        "{error:?}"
+    );
+    assert_eq!(broker.stats(QUEUE), stats(0, 0, 0));
+}
+
+fn dynamic(version: Version, data: Value) -> DynamicMessage {
+    DynamicMessage { message_type: "user-created".into(), version, data, id: None, headers: BTreeMap::new() }
+}
+
+#[tokio::test]
+async fn dynamic_publishing_checks_the_version() {
+    let broker = broker();
+    let publisher = Publisher::new("svc", broker.clone());
+    let error =
+        publisher.publish_dynamic(&SCHEMA, dynamic(Version::new(1, 2), json!({"user_id": "U_1"}))).await.unwrap_err();
+    assert!(
+        matches!(error, PublishError::UnknownMinor { version, latest, .. } if version == Version::new(1, 2) && latest == Version::new(1, 1)),
+        "{error:?}"
+    );
+    let error = publisher.publish_dynamic(&SCHEMA, dynamic(Version::new(3, 0), json!({}))).await.unwrap_err();
+    assert!(matches!(&error, PublishError::UnknownMessage { major: 3, root, .. } if root == ROOT), "{error:?}");
+    assert_eq!(broker.stats(QUEUE), stats(0, 0, 0));
+
+    // An older minor is fine and goes to the conventional `<type>-v<major>` topic.
+    let published =
+        publisher.publish_dynamic(&SCHEMA, dynamic(Version::new(1, 0), json!({"user_id": "U_1"}))).await.unwrap();
+    assert_eq!(published.topic, TOPIC);
+    let (consumer, log) = consumer(&broker, succeed);
+    assert!(matches!(poll_one(&consumer).await.outcome, Outcome::Acked));
+    assert_eq!(log.lock().unwrap()[0].version, Version::new(1, 0));
+}
+
+#[tokio::test]
+async fn a_newer_minor_is_accepted_on_consume() {
+    let broker = broker();
+    broker.inject(TOPIC, foreign(&url("1.7"), br#"{"user_id":"U_9","added_in_1_7":true}"#)).unwrap();
+    let (consumer, log) = consumer(&broker, succeed);
+    let processed = poll_one(&consumer).await;
+    assert!(matches!(processed.outcome, Outcome::Acked), "{processed:?}");
+    let received = log.lock().unwrap().remove(0);
+    assert_eq!((received.version, received.data.user_id.as_str()), (Version::new(1, 7), "U_9"));
+    assert_eq!((received.metadata.id.as_str(), received.metadata.publisher.as_str()), ("ext-1", "other-service"));
+}
+
+#[tokio::test]
+async fn undeliverable_messages_are_rejected_and_not_acknowledged() {
+    // (what is wrong, the message, whether the rejection says so)
+    type Case = (&'static str, WireMessage, fn(&ConsumeError) -> bool);
+    let cases: [Case; 7] = [
+        (
+            "invalid data",
+            foreign(&url("1.0"), br#"{"user_id":5}"#),
+            |e| matches!(e, ConsumeError::Invalid(v) if v.pointer == "/user_id"),
+        ),
+        (
+            "unknown type",
+            foreign(&format!("{ROOT}#/schemas/user-deleted/1.0"), b"{}"),
+            |e| matches!(e, ConsumeError::UnknownMessage { message_type, major: 1, .. } if message_type == "user-deleted"),
+        ),
+        ("unknown major", foreign(&url("2.0"), b"{}"), |e| matches!(e, ConsumeError::UnknownMessage { major: 2, .. })),
+        (
+            "foreign root",
+            foreign("https://other.example/s#/schemas/user-created/1.0", br#"{"user_id":"U_1"}"#),
+            |e| matches!(e, ConsumeError::ForeignSchema { root, .. } if root == ROOT),
+        ),
+        ("body not JSON", foreign(&url("1.0"), b"user_id=U_1"), |e| {
+            matches!(e, ConsumeError::Decode(wire::DecodeError::BodyNotJson { .. }))
+        }),
+        ("schema URL", foreign(&format!("{ROOT}#/schemas/user-created"), b"{}"), |e| {
+            matches!(e, ConsumeError::SchemaUrl { .. })
+        }),
+        ("valid but not the type", foreign(&url("1.0"), br#"{"user_id":"U_1","nickname":5}"#), |e| {
+            matches!(e, ConsumeError::Deserialize { .. })
+        }),
+    ];
+    for (name, message, expected) in cases {
+        let broker = broker();
+        broker.inject(TOPIC, message.clone()).unwrap();
+        let (consumer, log) = consumer(&broker, succeed);
+        match poll_one(&consumer).await.outcome {
+            Outcome::Rejected(error) => assert!(expected(&error), "{name}: {error:?}"),
+            other => panic!("{name}: expected a rejection, got {other:?}"),
+        }
+        assert!(log.lock().unwrap().is_empty(), "{name}: no handler ran");
+        assert_eq!(broker.stats(QUEUE), stats(1, 0, 0), "{name}: back on the queue");
+        let again = broker.queue(QUEUE).receive(1).await.unwrap();
+        assert_eq!((&again[0].message, again[0].provider.delivery_attempt()), (&message, Some(2)), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_handler_gets_the_message_again() {
+    let broker = broker();
+    Publisher::new("svc", broker.clone()).publish(user("U_1")).await.unwrap();
+    let (consumer, log) =
+        consumer(&broker, |r| if receive_count(r) == 1 { Err(HandlerError::failed("database down")) } else { Ok(()) });
+    match poll_one(&consumer).await.outcome {
+        Outcome::Failed { error } => assert_eq!(error, "database down"),
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    assert_eq!(broker.stats(QUEUE), stats(1, 0, 0), "negatively acknowledged at once");
+    assert!(matches!(poll_one(&consumer).await.outcome, Outcome::Acked));
+    let log = log.lock().unwrap();
+    assert_eq!(log.iter().map(receive_count).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(log[1].provider, ProviderMetadata::Memory { queue: QUEUE.into(), receive_count: 2 });
+    assert_eq!(log[0].metadata.id, log[1].metadata.id);
+    assert_eq!(broker.stats(QUEUE), stats(0, 0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_comes_back_after_its_delay() {
+    let broker = broker();
+    Publisher::new("svc", broker.clone()).publish(user("U_1")).await.unwrap();
+    let (consumer, log) = consumer(&broker, |r| match receive_count(r) {
+        1 => Err(HandlerError::Retry { after: Duration::from_secs(30) }),
+        _ => Ok(()),
+    });
+    let processed = poll_one(&consumer).await;
+    assert!(matches!(processed.outcome, Outcome::Retry { after } if after == Duration::from_secs(30)), "{processed:?}");
+    assert_eq!(broker.stats(QUEUE), stats(0, 1, 0), "delayed");
+    assert!(consumer.poll().await.unwrap().is_empty(), "not before the delay");
+    tokio::time::advance(Duration::from_secs(30)).await;
+    assert_eq!(broker.stats(QUEUE), stats(1, 0, 0));
+    assert!(matches!(poll_one(&consumer).await.outcome, Outcome::Acked));
+    assert_eq!(log.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_ignored_message_is_acknowledged() {
+    let broker = broker();
+    Publisher::new("svc", broker.clone()).publish(user("U_1")).await.unwrap();
+    let (consumer, log) = consumer(&broker, |_| Err(HandlerError::Ignore));
+    let outcome = poll_one(&consumer).await.outcome;
+    assert!(matches!(outcome, Outcome::Ignored) && outcome.is_acked(), "{outcome:?}");
+    assert_eq!(broker.stats(QUEUE), stats(0, 0, 0));
+    assert!(consumer.poll().await.unwrap().is_empty());
+    assert_eq!(log.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_does_not_stop_the_consumer() {
+    let broker = broker();
+    let publisher = Publisher::new("svc", broker.clone());
+    for id in ["U_panic", "U_2", "U_3"] {
+        publisher.publish(user(id)).await.unwrap();
+    }
+    let (consumer, log) =
+        consumer(&broker, |r| if r.data.user_id == "U_panic" { panic!("handler bug") } else { Ok(()) });
+    let consumer = consumer.with_batch_size(1);
+    match poll_one(&consumer).await.outcome {
+        Outcome::Panicked { message } => assert_eq!(message, "handler bug"),
+        other => panic!("expected Panicked, got {other:?}"),
+    }
+    for _ in 0..2 {
+        assert!(matches!(poll_one(&consumer).await.outcome, Outcome::Acked));
+    }
+    assert!(matches!(poll_one(&consumer).await.outcome, Outcome::Panicked { .. }), "redelivered");
+    let seen: Vec<_> = log.lock().unwrap().iter().map(|r| (r.data.user_id.clone(), receive_count(r))).collect();
+    let expected = [("U_panic", 1), ("U_2", 1), ("U_3", 1), ("U_panic", 2)];
+    assert_eq!(seen, expected.map(|(id, n)| (id.to_owned(), n)));
+    assert_eq!(broker.stats(QUEUE), stats(1, 0, 0));
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_before_returning_its_future_is_caught_too() {
+    let broker = broker();
+    Publisher::new("svc", broker.clone()).publish(user("U_1")).await.unwrap();
+    let mut router = Router::new();
+    router.route(|_: Received<UserCreated>| -> std::future::Ready<HandlerResult> { panic!("eager {}", 1) });
+    let consumer = Consumer::new(broker.queue(QUEUE), router);
+    match poll_one(&consumer).await.outcome {
+        Outcome::Panicked { message } => assert_eq!(message, "eager 1"),
+        other => panic!("expected Panicked, got {other:?}"),
+    }
+    assert_eq!(broker.stats(QUEUE), stats(1, 0, 0));
+}
+
+#[tokio::test]
+async fn container_encoding_round_trips() {
+    let broker = broker();
+    broker.subscribe(TOPIC, "tap");
+    let publisher = Publisher::new("svc", broker.clone()).with_encoding(Encoding::Container);
+    let published = publisher.publish(Outgoing::new(user("U_1")).header("request_id", "r-1")).await.unwrap();
+
+    let raw = broker.queue("tap").receive(1).await.unwrap().remove(0).message;
+    assert_eq!(raw.attributes, BTreeMap::from([("request_id".to_owned(), "r-1".to_owned())]), "no hedwig_* attributes");
+    let body: Value = serde_json::from_slice(&raw.body).unwrap();
+    assert_eq!(
+        (&body["id"], &body["schema"], &body["data"]),
+        (&json!(published.id), &json!(url("1.1")), &json!({"user_id": "U_1"}))
+    );
+
+    let (consumer, log) = consumer(&broker, succeed);
+    assert!(matches!(poll_one(&consumer).await.outcome, Outcome::Acked));
+    let received = log.lock().unwrap().remove(0);
+    assert_eq!((received.data, received.metadata.id), (user("U_1"), published.id));
+    assert_eq!(received.metadata.headers["request_id"], "r-1");
+
+    let error = publisher.publish(Outgoing::new(user("U_1")).id("order-42")).await.unwrap_err();
+    assert!(matches!(error, PublishError::Encode { source: EncodeError::ContainerIdNotUuid { .. }, .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn caller_ids_travel_in_attributes_mode() {
+    let broker = broker();
+    let published =
+        Publisher::new("svc", broker.clone()).publish(Outgoing::new(user("U_1")).id("order-42")).await.unwrap();
+    assert_eq!(published.id, "order-42");
+    let (consumer, log) = consumer(&broker, succeed);
+    assert_eq!(poll_one(&consumer).await.id.as_deref(), Some("order-42"));
+    assert_eq!(log.lock().unwrap()[0].metadata.id, "order-42");
+}
+
+#[tokio::test]
+async fn routes_override_the_default_topic() {
+    let broker = broker();
+    broker.subscribe("users", "users-q");
+    let publisher = Publisher::new("svc", broker.clone()).with_route("user-created", 1, "users");
+    assert_eq!(publisher.publish(user("U_1")).await.unwrap().topic, "users");
+    let published =
+        publisher.publish_dynamic(&SCHEMA, dynamic(Version::new(1, 1), json!({"user_id": "U_2"}))).await.unwrap();
+    assert_eq!(published.topic, "users");
+    assert_eq!(broker.stats("users-q"), stats(2, 0, 0));
+    assert_eq!(broker.stats(QUEUE), stats(0, 0, 0));
+}
+
+#[tokio::test]
+async fn a_missing_topic_hands_the_message_back() {
+    let broker = MemoryBroker::new();
+    let publisher = Publisher::new("svc", broker.clone());
+    let error = publisher.publish(Outgoing::new(user("U_1")).id("order-42")).await.unwrap_err();
+    assert!(!error.is_retryable());
+    let PublishError::Backend { topic, message, source, .. } = error else { panic!("expected Backend, got {error:?}") };
+    assert_eq!(topic, TOPIC);
+    assert!(matches!(&source, BackendError::TopicNotFound { topic } if topic == TOPIC), "{source:?}");
+    let (metadata, data) = wire::decode(&message).unwrap();
+    assert_eq!((metadata.id.as_str(), metadata.schema), ("order-42", url("1.1")));
+    assert_eq!(data, json!({"user_id": "U_1"}));
+
+    broker.create_topic(TOPIC);
+    broker.subscribe(TOPIC, QUEUE);
+    broker.inject(TOPIC, *message).unwrap();
+    let (consumer, log) = consumer(&broker, succeed);
+    assert!(matches!(poll_one(&consumer).await.outcome, Outcome::Acked), "the handed-back message can be resent as is");
+    assert_eq!(log.lock().unwrap()[0].metadata.id, "order-42");
+}
