@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 /// Why code could not be generated from a schema file.
-#[derive(Debug, thiserror::Error)]
+///
+/// Its `Debug` output is its message, so that a build script returning it from `main`
+/// prints the file, pointer and reason rather than a struct dump.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The schema file could not be read.
@@ -62,6 +65,12 @@ pub enum Error {
     /// A required setting is missing (e.g. no schema, or `OUT_DIR` unset outside build scripts).
     #[error("{0}")]
     Config(String),
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// The code generator's result type.

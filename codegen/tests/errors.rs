@@ -79,9 +79,9 @@ fn bad_version_keys_and_x_versions_are_all_reported_at_once() {
     let (error, text) = error_for(&doc.to_string());
     assert_problem(&error, "/schemas/a/1.0", "invalid version key");
     assert_problem(&error, "/schemas/b/1.*", "missing `x-version`");
-    assert_problem(&error, "/schemas/c/1.*", "does not match");
-    assert_problem(&error, "/schemas/d/1.*", "must be a string");
-    assert_problem(&error, "/schemas/e/1.*", "invalid `x-version`");
+    assert_problem(&error, "/schemas/c/1.*/x-version", "does not match");
+    assert_problem(&error, "/schemas/d/1.*/x-version", "must be a string");
+    assert_problem(&error, "/schemas/e/1.*/x-version", "invalid `x-version`");
     assert!(text.contains("5 problems"), "{text}");
 }
 

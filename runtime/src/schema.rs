@@ -178,7 +178,9 @@ impl Document {
                                 Ok(latest) => {
                                     parsed.insert(major, MajorSchema { latest, schema: schema.clone() });
                                 }
-                                Err(reason) => problem(pointer, reason),
+                                Err((at_x_version, reason)) => {
+                                    problem(if at_x_version { format!("{pointer}/x-version") } else { pointer }, reason)
+                                }
                             },
                         }
                     }
@@ -201,19 +203,21 @@ fn parse_major_key(key: &str) -> Option<u32> {
     parse_decimal(key.strip_suffix(".*")?)
 }
 
-fn check_x_version(major: u32, schema: &Value) -> Result<Version, String> {
+/// The major's `x-version`, or the problem and whether it lies at `x-version` itself
+/// (rather than at the major's schema).
+fn check_x_version(major: u32, schema: &Value) -> Result<Version, (bool, String)> {
     if !schema.is_object() {
-        return Err("a major version's schema must be an object".into());
+        return Err((false, "a major version's schema must be an object".into()));
     }
     let x_version = match schema.get("x-version") {
-        None => return Err("missing `x-version` (the latest `major.minor` of this major)".into()),
+        None => return Err((false, "missing `x-version` (the latest `major.minor` of this major)".into())),
         Some(Value::String(text)) => text,
-        Some(other) => return Err(format!("`x-version` must be a string like \"{major}.0\", found {other}")),
+        Some(other) => return Err((true, format!("`x-version` must be a string like \"{major}.0\", found {other}"))),
     };
     let version = Version::parse(x_version)
-        .ok_or_else(|| format!("invalid `x-version` {x_version:?}: expected `major.minor`"))?;
+        .ok_or_else(|| (true, format!("invalid `x-version` {x_version:?}: expected `major.minor`")))?;
     if version.major != major {
-        return Err(format!("`x-version` {x_version:?} does not match its key `{major}.*`"));
+        return Err((true, format!("`x-version` {x_version:?} does not match its key `{major}.*`")));
     }
     Ok(version)
 }
