@@ -17,6 +17,22 @@ pub trait PublishBackend: Send + Sync + 'static {
     /// Sends one encoded message to `topic` (the Hedwig topic name, without the
     /// `hedwig-` prefix that brokers add). Returns the broker's message id.
     fn publish<'a>(&'a self, topic: &'a str, message: &'a WireMessage) -> BoxFuture<'a, Result<String, BackendError>>;
+
+    /// Sends several messages to `topic`, one result per message in order. The default
+    /// sends them one by one; backends with a batch API (SNS `PublishBatch`) override it.
+    fn publish_batch<'a>(
+        &'a self,
+        topic: &'a str,
+        messages: &'a [WireMessage],
+    ) -> BoxFuture<'a, Vec<Result<String, BackendError>>> {
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(messages.len());
+            for message in messages {
+                results.push(self.publish(topic, message).await);
+            }
+            results
+        })
+    }
 }
 
 /// The broker side of consuming: a queue or subscription that hands out deliveries.
@@ -56,6 +72,17 @@ pub enum ProviderMetadata {
         /// How many times it has been received, this time included (1 on first delivery).
         receive_count: u32,
     },
+    /// Delivered by SQS.
+    Aws {
+        /// The receipt handle (the ack id).
+        receipt_handle: String,
+        /// `ApproximateReceiveCount`: deliveries so far, this one included.
+        receive_count: u32,
+        /// `SentTimestamp`, epoch milliseconds.
+        sent_timestamp: Option<i64>,
+        /// `ApproximateFirstReceiveTimestamp`, epoch milliseconds.
+        first_receive_timestamp: Option<i64>,
+    },
     /// No broker involved (a message handed to a handler directly, e.g. in tests).
     None,
 }
@@ -64,7 +91,7 @@ impl ProviderMetadata {
     /// How many times the message has been delivered, this time included, when the broker says.
     pub fn delivery_attempt(&self) -> Option<u32> {
         match self {
-            Self::Memory { receive_count, .. } => Some(*receive_count),
+            Self::Memory { receive_count, .. } | Self::Aws { receive_count, .. } => Some(*receive_count),
             Self::None => None,
         }
     }
@@ -91,6 +118,24 @@ pub enum BackendError {
     InvalidAckId {
         /// The ack id.
         ack_id: String,
+    },
+    /// The message is over a broker limit; nothing was sent.
+    #[error("over the limit of {limit}: {actual} (at most {max}); nothing was sent")]
+    LimitExceeded {
+        /// Which limit.
+        limit: &'static str,
+        /// The limit.
+        max: usize,
+        /// What the message has.
+        actual: usize,
+    },
+    /// An attribute the broker would refuse; nothing was sent.
+    #[error("attribute {name:?}: {reason}; nothing was sent")]
+    InvalidAttribute {
+        /// Attribute name.
+        name: String,
+        /// Why the broker would refuse it.
+        reason: String,
     },
     /// The broker could not be reached or answered with a transient failure.
     #[error("broker unavailable: {reason}")]

@@ -13,6 +13,8 @@
 //! the README shows the whole generated API.
 #![deny(missing_docs)]
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod backend;
 pub mod consume;
 pub mod memory;

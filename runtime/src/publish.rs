@@ -164,19 +164,60 @@ impl Publisher {
 
     /// Validates and publishes a typed message. Generated `publish_<type>()` functions call this.
     pub async fn publish<O: IntoOutgoing>(&self, message: O) -> Result<Published, PublishError> {
-        let outgoing = message.into_outgoing();
-        let message_type = <O::Message as Message>::MESSAGE_TYPE;
-        let data = serde_json::to_value(&outgoing.data)
-            .map_err(|e| PublishError::Serialize { message_type: message_type.to_owned(), reason: e.to_string() })?;
-        let dynamic = DynamicMessage {
-            message_type: message_type.to_owned(),
-            version: <O::Message as Message>::version(),
-            data,
-            id: outgoing.id,
-            headers: outgoing.headers,
-        };
-        let topic = self.topic(message_type, dynamic.version.major, <O::Message as Message>::DEFAULT_TOPIC).to_owned();
+        let dynamic = dynamic_of(message)?;
+        let topic = self.topic_of::<O::Message>().to_owned();
         self.send(<O::Message as Message>::schema(), dynamic, topic).await
+    }
+
+    /// Validates and publishes several messages of one type to its topic, using the
+    /// backend's batch API where it has one (SNS `PublishBatch`, 10 a request). One result
+    /// per message, in order; a message that fails validation fails alone.
+    pub async fn publish_batch<O: IntoOutgoing>(
+        &self,
+        messages: impl IntoIterator<Item = O>,
+    ) -> Vec<Result<Published, PublishError>> {
+        let topic = self.topic_of::<O::Message>().to_owned();
+        let schema = <O::Message as Message>::schema();
+        let mut results: Vec<Option<Result<Published, PublishError>>> = Vec::new();
+        let (mut slots, mut ids, mut wires) = (Vec::new(), Vec::new(), Vec::new());
+        for message in messages {
+            match dynamic_of(message).and_then(|dynamic| self.prepare(schema, dynamic)) {
+                Ok((metadata, wire)) => {
+                    slots.push(results.len());
+                    ids.push(metadata.id);
+                    wires.push(wire);
+                    results.push(None);
+                }
+                Err(error) => results.push(Some(Err(error))),
+            }
+        }
+        let sent = self.backend.publish_batch(&topic, &wires).await;
+        let message_type = <O::Message as Message>::MESSAGE_TYPE;
+        for (((slot, id), wire), outcome) in slots.into_iter().zip(ids).zip(wires).zip(sent) {
+            results[slot] = Some(match outcome {
+                Ok(broker_id) => Ok(Published { id, topic: topic.clone(), broker_id }),
+                Err(source) => Err(PublishError::Backend {
+                    message_type: message_type.to_owned(),
+                    topic: topic.clone(),
+                    message: Box::new(wire),
+                    source,
+                }),
+            });
+        }
+        let missing = || {
+            let source = BackendError::Unavailable { reason: "the backend returned no result for this message".into() };
+            Err(PublishError::Backend {
+                message_type: message_type.to_owned(),
+                topic: topic.clone(),
+                message: Box::default(),
+                source,
+            })
+        };
+        results.into_iter().map(|r| r.unwrap_or_else(missing)).collect()
+    }
+
+    fn topic_of<M: Message>(&self) -> &str {
+        self.topic(M::MESSAGE_TYPE, M::MAJOR, M::DEFAULT_TOPIC)
     }
 
     /// Validates and publishes a message of a type known at run time to its routed topic
@@ -233,6 +274,21 @@ impl Publisher {
             Err(source) => Err(PublishError::Encode { message_type, source }),
         }
     }
+}
+
+/// The untyped form of a typed message.
+fn dynamic_of<O: IntoOutgoing>(message: O) -> Result<DynamicMessage, PublishError> {
+    let outgoing = message.into_outgoing();
+    let message_type = <O::Message as Message>::MESSAGE_TYPE;
+    let data = serde_json::to_value(&outgoing.data)
+        .map_err(|e| PublishError::Serialize { message_type: message_type.to_owned(), reason: e.to_string() })?;
+    Ok(DynamicMessage {
+        message_type: message_type.to_owned(),
+        version: <O::Message as Message>::version(),
+        data,
+        id: outgoing.id,
+        headers: outgoing.headers,
+    })
 }
 
 /// Hedwig's conventional topic for a message major: `<type>-v<major>`.

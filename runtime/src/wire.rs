@@ -73,6 +73,12 @@ pub enum DecodeError {
         /// Parser message.
         reason: String,
     },
+    /// `hedwig_encoding` says base64 but the body is not base64.
+    #[error("body is not valid base64 (hedwig_encoding=base64): {reason}")]
+    Base64 {
+        /// Decoder message.
+        reason: String,
+    },
     /// A required `hedwig_*` attribute is absent.
     #[error("missing attribute `{name}`")]
     MissingAttribute {
@@ -142,15 +148,31 @@ fn to_json(value: &impl Serialize) -> Vec<u8> {
 
 /// Decodes a message in either encoding: attributes mode when any `hedwig_*` metadata
 /// attribute is present (container mode sends none), container mode otherwise.
+///
+/// A body with attribute `hedwig_encoding=base64` (a binary body sent through SQS) is
+/// base64-decoded first, with or without line breaks.
 pub fn decode(wire: &WireMessage) -> Result<(Metadata, Value), DecodeError> {
-    let data: Value =
-        serde_json::from_slice(&wire.body).map_err(|e| DecodeError::BodyNotJson { reason: e.to_string() })?;
+    let base64_body;
+    let body = if wire.attributes.get(attr::ENCODING).is_some_and(|e| e == "base64") {
+        base64_body = decode_base64(&wire.body)?;
+        &base64_body
+    } else {
+        &wire.body
+    };
+    let data: Value = serde_json::from_slice(body).map_err(|e| DecodeError::BodyNotJson { reason: e.to_string() })?;
     let metadata_attributes = [attr::FORMAT_VERSION, attr::ID, attr::TIMESTAMP, attr::PUBLISHER, attr::SCHEMA];
     if metadata_attributes.iter().any(|name| wire.attributes.contains_key(*name)) {
         decode_attributes(wire, data)
     } else {
         decode_container(wire, data)
     }
+}
+
+fn decode_base64(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    use base64::Engine;
+    // hedwig-python wraps base64 at 76 characters.
+    let compact: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| DecodeError::Base64 { reason: e.to_string() })
 }
 
 fn decode_attributes(wire: &WireMessage, data: Value) -> Result<(Metadata, Value), DecodeError> {

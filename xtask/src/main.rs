@@ -1,53 +1,71 @@
 //! owlpost's development tasks, run as `cargo xtask <task>`:
 //!
 //! * `ci`: everything CI checks: formatting, clippy (warnings are errors), the whole test
-//!   suite, the docs, and the README's quickstart.
+//!   suite with the broker emulators started, the docs, and the README's quickstart.
 //! * `bless`: rewrites the golden files (generated code of the fixture schemas, and the
 //!   expected compiler errors of the compile-fail cases) after an intended change.
+//! * `emulators`: starts the broker emulators and keeps them running until Ctrl-C, with
+//!   the environment to export for running backend tests by hand.
 
+mod emulators;
+
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
-    let task = std::env::args().nth(1);
-    let steps: &[Step] = match task.as_deref() {
-        Some("ci") => CI,
-        Some("bless") => BLESS,
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let result = match std::env::args().nth(1).as_deref() {
+        Some("ci") => ci(&root),
+        Some("bless") => cargo_steps(BLESS, &[]),
+        Some("emulators") => serve_emulators(&root),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|bless>\n  ci     format, lint, test, docs, quickstart\n  bless  rewrite golden files"
+                "usage: cargo xtask <ci|bless|emulators>\n  ci         format, lint, test (with emulators), docs, quickstart\n  bless      rewrite golden files\n  emulators  run the broker emulators until Ctrl-C"
             );
             return ExitCode::from(2);
         }
     };
-    for step in steps {
-        eprintln!("\n==> {}", step.args.join(" "));
-        let mut command = Command::new(env_or("CARGO", "cargo"));
-        command.args(step.args).envs(step.env.iter().copied());
-        match command.status() {
-            Ok(status) if status.success() => {}
-            Ok(status) => {
-                eprintln!("xtask: `cargo {}` failed ({status})", step.args.join(" "));
-                return ExitCode::FAILURE;
-            }
-            Err(e) => {
-                eprintln!("xtask: cannot run cargo: {e}");
-                return ExitCode::FAILURE;
-            }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
         }
     }
-    ExitCode::SUCCESS
 }
 
+fn ci(root: &Path) -> Result<(), String> {
+    cargo_steps(LINT, &[])?;
+    let _emulators = emulators::start(root)?;
+    cargo_steps(TEST, &emulators::test_env())
+}
+
+fn serve_emulators(root: &Path) -> Result<(), String> {
+    let _emulators = emulators::start(root)?;
+    for (name, value) in emulators::test_env() {
+        println!("export {name}={value}");
+    }
+    eprintln!("xtask: emulators running; Ctrl-C stops them");
+    loop {
+        std::thread::park();
+    }
+}
+
+/// One cargo invocation with extra environment.
 struct Step {
     args: &'static [&'static str],
     env: &'static [(&'static str, &'static str)],
 }
 
-const CI: &[Step] = &[
+const LINT: &[Step] = &[
     Step { args: &["fmt", "--all", "--check"], env: &[] },
-    Step { args: &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], env: &[] },
-    Step { args: &["test", "--workspace", "--no-fail-fast"], env: &[] },
-    Step { args: &["doc", "--workspace", "--no-deps"], env: &[("RUSTDOCFLAGS", "-D warnings")] },
+    Step { args: &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"], env: &[] },
+];
+
+const TEST: &[Step] = &[
+    Step { args: &["test", "--workspace", "--all-features", "--no-fail-fast"], env: &[] },
+    Step { args: &["doc", "--workspace", "--no-deps", "--all-features"], env: &[("RUSTDOCFLAGS", "-D warnings")] },
     Step { args: &["run", "-p", "owlpost-e2e", "--example", "quickstart"], env: &[] },
 ];
 
@@ -56,6 +74,18 @@ const BLESS: &[Step] = &[
     Step { args: &["test", "-p", "owlpost-e2e", "--test", "compile_fail"], env: &[("TRYBUILD", "overwrite")] },
 ];
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+fn cargo_steps(steps: &[Step], extra_env: &[(&str, String)]) -> Result<(), String> {
+    for step in steps {
+        eprintln!("\n==> cargo {}", step.args.join(" "));
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(step.args)
+            .envs(step.env.iter().copied())
+            .envs(extra_env.iter().map(|(k, v)| (*k, v.as_str())))
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!("`cargo {}` failed ({status})", step.args.join(" ")));
+        }
+    }
+    Ok(())
 }

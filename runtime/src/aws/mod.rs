@@ -1,0 +1,160 @@
+//! AWS: publish to SNS topics, consume from SQS queues (feature `aws`).
+//!
+//! Hedwig's AWS layout: topic `arn:aws:sns:<region>:<account>:hedwig-<topic>`, queue
+//! `HEDWIG-<QUEUE>` subscribed to each topic it consumes with raw message delivery, and its
+//! dead-letter queue `HEDWIG-<QUEUE>-DLQ`. Configuration comes from the standard AWS
+//! environment (`AWS_ENDPOINT_URL`, region, credentials chain) through `aws-config`;
+//! credentials are never logged.
+
+mod provision;
+mod sns;
+mod sqs;
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+
+pub use provision::Provisioning;
+pub use sns::SnsPublisher;
+pub use sqs::{Requeued, SqsQueue};
+
+use crate::backend::BackendError;
+
+/// SNS's limit on a message, body and attributes together (256 KiB).
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// Message attributes SNS keeps when it delivers raw to SQS (it drops the rest).
+pub const MAX_ATTRIBUTES: usize = 10;
+/// The most messages one SNS `PublishBatch` or SQS receive takes.
+pub const MAX_BATCH: usize = 10;
+
+/// Explicit settings for [`Aws::load`]; what is `None` comes from the environment.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    /// The account of the topics' ARNs.
+    pub account_id: String,
+    /// Endpoint of a local emulator (otherwise `AWS_ENDPOINT_URL`, otherwise AWS).
+    pub endpoint_url: Option<String>,
+    /// Region (otherwise `AWS_REGION` / the profile).
+    pub region: Option<String>,
+}
+
+/// A handle on one AWS account and region: makes publishers, queues and provisions them.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    sdk: SdkConfig,
+    region: String,
+    account_id: String,
+}
+
+impl Aws {
+    /// Loads the standard AWS configuration (environment, profile, credentials chain,
+    /// `AWS_ENDPOINT_URL`) with owlpost's timeouts: 3 s to connect, 30 s per attempt
+    /// (above SQS's 20 s long poll). `account_id` is the account of the topics' ARNs.
+    pub async fn from_env(account_id: impl Into<String>) -> Self {
+        Self::load(AwsSettings { account_id: account_id.into(), endpoint_url: None, region: None }).await
+    }
+
+    /// Like [`Aws::from_env`], with explicit settings taking precedence over the environment.
+    pub async fn load(settings: AwsSettings) -> Self {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(Duration::from_secs(30))
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+        if let Some(endpoint) = settings.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if let Some(region) = settings.region {
+            loader = loader.region(aws_config::Region::new(region));
+        }
+        Self::new(loader.load().await, settings.account_id)
+    }
+
+    /// Uses an already loaded SDK configuration.
+    pub fn new(sdk: SdkConfig, account_id: impl Into<String>) -> Self {
+        let region = sdk.region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
+        Self { sdk, region, account_id: account_id.into() }
+    }
+
+    /// The region ARNs are built for.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The SDK configuration, for clients of your own.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
+    /// The ARN of a Hedwig topic. A route that is already an ARN (e.g. a topic in another
+    /// account) is used as it is.
+    pub fn topic_arn(&self, topic: &str) -> String {
+        if topic.starts_with("arn:") {
+            topic.to_owned()
+        } else {
+            format!("arn:aws:sns:{}:{}:hedwig-{topic}", self.region, self.account_id)
+        }
+    }
+
+    /// A publish backend sending to SNS.
+    pub fn publisher(&self) -> SnsPublisher {
+        SnsPublisher::new(self.clone())
+    }
+
+    /// The consumer's handle on queue `HEDWIG-<queue>` (looked up by name).
+    pub async fn queue(&self, queue: &str) -> Result<SqsQueue, BackendError> {
+        SqsQueue::open(self.clone(), queue).await
+    }
+
+    fn sns(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.sdk)
+    }
+
+    fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk)
+    }
+}
+
+/// `HEDWIG-<QUEUE>`.
+pub fn queue_name(queue: &str) -> String {
+    format!("HEDWIG-{queue}")
+}
+
+/// `HEDWIG-<QUEUE>-DLQ`.
+pub fn dead_letter_queue_name(queue: &str) -> String {
+    format!("HEDWIG-{queue}-DLQ")
+}
+
+/// Error codes that mean "try again later".
+const TRANSIENT: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "ServiceUnavailable",
+    "InternalError",
+    "InternalFailure",
+    "KMSThrottlingException",
+];
+/// Error codes that mean the topic or queue does not exist.
+const NOT_FOUND: &[&str] = &["NotFound", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"];
+
+/// Maps an SDK error; `missing` is the error to return when the service says "not found".
+fn sdk_error<E, R>(operation: &str, error: SdkError<E, R>, missing: impl FnOnce() -> BackendError) -> BackendError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = error.code().unwrap_or_default().to_owned();
+    let reason = format!("{operation}: {}", aws_sdk_sqs::error::DisplayErrorContext(&error));
+    match &error {
+        SdkError::ServiceError(_) if NOT_FOUND.contains(&code.as_str()) => missing(),
+        SdkError::ServiceError(_) if !TRANSIENT.contains(&code.as_str()) => BackendError::Rejected { reason },
+        _ => BackendError::Unavailable { reason },
+    }
+}
+
+fn secs(duration: Duration) -> i32 {
+    i32::try_from(duration.as_secs()).unwrap_or(i32::MAX)
+}

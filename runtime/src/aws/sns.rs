@@ -1,0 +1,184 @@
+//! Publishing to SNS, with SNS's limits checked before anything is sent.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
+use base64::Engine;
+
+use super::{Aws, MAX_ATTRIBUTES, MAX_BATCH, MAX_MESSAGE_BYTES, sdk_error};
+use crate::backend::{BackendError, BoxFuture, PublishBackend};
+use crate::wire::{WireMessage, attr};
+
+/// Publishes wire messages to Hedwig SNS topics.
+#[derive(Clone, Debug)]
+pub struct SnsPublisher {
+    aws: Aws,
+    client: aws_sdk_sns::Client,
+}
+
+impl SnsPublisher {
+    pub(super) fn new(aws: Aws) -> Self {
+        let client = aws.sns();
+        Self { aws, client }
+    }
+}
+
+/// A message as SNS takes it: a text body and string attributes.
+struct SnsMessage {
+    body: String,
+    attributes: HashMap<String, MessageAttributeValue>,
+}
+
+/// Checks SNS's limits and converts: a body that is not UTF-8 travels as base64 with
+/// `hedwig_encoding=base64`; every attribute is a `String`.
+fn to_sns(message: &WireMessage) -> Result<SnsMessage, BackendError> {
+    let mut attributes = message.attributes.clone();
+    let body = match std::str::from_utf8(&message.body) {
+        Ok(text) => text.to_owned(),
+        Err(_) => {
+            attributes.insert(attr::ENCODING.to_owned(), "base64".to_owned());
+            base64::engine::general_purpose::STANDARD.encode(&message.body)
+        }
+    };
+    check_limits(&body, &attributes)?;
+    let attributes = attributes
+        .into_iter()
+        .map(|(name, value)| {
+            let value = MessageAttributeValue::builder().data_type("String").string_value(value).build();
+            value.map(|v| (name, v)).map_err(|e| BackendError::Rejected { reason: e.to_string() })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(SnsMessage { body, attributes })
+}
+
+/// SNS's limits: size of body plus attributes, attribute count (raw delivery to SQS keeps
+/// 10), non-empty values, attribute names of `[A-Za-z0-9_.-]`.
+pub(super) fn check_limits(body: &str, attributes: &BTreeMap<String, String>) -> Result<(), BackendError> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(BackendError::LimitExceeded {
+            limit: "message attributes (SNS raw delivery to SQS keeps 10)",
+            max: MAX_ATTRIBUTES,
+            actual: attributes.len(),
+        });
+    }
+    let size = body.len() + attributes.iter().map(|(k, v)| k.len() + "String".len() + v.len()).sum::<usize>();
+    if size > MAX_MESSAGE_BYTES {
+        return Err(BackendError::LimitExceeded {
+            limit: "SNS message size (body and attributes), bytes",
+            max: MAX_MESSAGE_BYTES,
+            actual: size,
+        });
+    }
+    for (name, value) in attributes {
+        let reason = if value.is_empty() {
+            Some("SNS does not accept an empty attribute value")
+        } else if name.is_empty() || name.len() > 256 {
+            Some("attribute names are 1 to 256 characters")
+        } else if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
+            Some("attribute names may contain only A-Z, a-z, 0-9, `_`, `-` and `.`")
+        } else if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
+            Some("attribute names may not start or end with `.` or contain `..`")
+        } else if name.to_ascii_lowercase().starts_with("aws.") || name.to_ascii_lowercase().starts_with("amazon.") {
+            Some("attribute names starting with `AWS.` or `Amazon.` are reserved")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(BackendError::InvalidAttribute { name: name.clone(), reason: reason.to_owned() });
+        }
+    }
+    Ok(())
+}
+
+impl PublishBackend for SnsPublisher {
+    fn publish<'a>(&'a self, topic: &'a str, message: &'a WireMessage) -> BoxFuture<'a, Result<String, BackendError>> {
+        Box::pin(async move {
+            let SnsMessage { body, attributes } = to_sns(message)?;
+            let arn = self.aws.topic_arn(topic);
+            let output = self
+                .client
+                .publish()
+                .topic_arn(&arn)
+                .message(body)
+                .set_message_attributes(Some(attributes))
+                .send()
+                .await
+                .map_err(|e| sdk_error("SNS Publish", e, || BackendError::TopicNotFound { topic: arn.clone() }))?;
+            Ok(output.message_id.unwrap_or_default())
+        })
+    }
+
+    fn publish_batch<'a>(
+        &'a self,
+        topic: &'a str,
+        messages: &'a [WireMessage],
+    ) -> BoxFuture<'a, Vec<Result<String, BackendError>>> {
+        Box::pin(async move {
+            let arn = self.aws.topic_arn(topic);
+            let mut results = Vec::with_capacity(messages.len());
+            for chunk in messages.chunks(MAX_BATCH) {
+                results.extend(self.publish_chunk(&arn, chunk).await);
+            }
+            results
+        })
+    }
+}
+
+impl SnsPublisher {
+    /// One `PublishBatch` of at most 10; a message over a limit fails alone, before sending.
+    async fn publish_chunk(&self, arn: &str, chunk: &[WireMessage]) -> Vec<Result<String, BackendError>> {
+        let mut results: Vec<Option<Result<String, BackendError>>> = vec![None; chunk.len()];
+        let mut entries = Vec::new();
+        for (index, message) in chunk.iter().enumerate() {
+            match to_sns(message).and_then(|m| {
+                PublishBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .message(m.body)
+                    .set_message_attributes(Some(m.attributes))
+                    .build()
+                    .map_err(|e| BackendError::Rejected { reason: e.to_string() })
+            }) {
+                Ok(entry) => entries.push(entry),
+                Err(error) => results[index] = Some(Err(error)),
+            }
+        }
+        if !entries.is_empty() {
+            match self
+                .client
+                .publish_batch()
+                .topic_arn(arn)
+                .set_publish_batch_request_entries(Some(entries))
+                .send()
+                .await
+            {
+                Ok(output) => {
+                    for ok in output.successful.unwrap_or_default() {
+                        if let Some(slot) = ok.id.as_deref().and_then(|id| id.parse::<usize>().ok()) {
+                            results[slot] = Some(Ok(ok.message_id.unwrap_or_default()));
+                        }
+                    }
+                    for failed in output.failed.unwrap_or_default() {
+                        if let Ok(slot) = failed.id.parse::<usize>() {
+                            let reason = format!("{}: {}", failed.code, failed.message.unwrap_or_default());
+                            results[slot] = Some(Err(if failed.sender_fault {
+                                BackendError::Rejected { reason }
+                            } else {
+                                BackendError::Unavailable { reason }
+                            }));
+                        }
+                    }
+                }
+                Err(e) => {
+                    let error =
+                        sdk_error("SNS PublishBatch", e, || BackendError::TopicNotFound { topic: arn.to_owned() });
+                    for slot in results.iter_mut().filter(|r| r.is_none()) {
+                        *slot = Some(Err(error.clone()));
+                    }
+                }
+            }
+        }
+        let unanswered =
+            || Err(BackendError::Unavailable { reason: "SNS PublishBatch gave no result for this entry".into() });
+        results.into_iter().map(|r| r.unwrap_or_else(unanswered)).collect()
+    }
+}

@@ -1,0 +1,276 @@
+//! Consuming from SQS: long polling, raw and SNS-wrapped bodies, leases, dead letters.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, Message, MessageAttributeValue, MessageSystemAttributeName,
+    SendMessageBatchRequestEntry,
+};
+use serde::Deserialize;
+
+use super::{Aws, MAX_BATCH, dead_letter_queue_name, queue_name, sdk_error, secs};
+use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Source};
+use crate::wire::WireMessage;
+
+/// The consumer's handle on one queue, `HEDWIG-<QUEUE>`.
+#[derive(Clone, Debug)]
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    name: String,
+    url: String,
+    wait: Duration,
+}
+
+/// What [`SqsQueue::requeue_dead_letters`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requeued {
+    /// Messages sent back to the queue and deleted from the dead-letter queue.
+    pub moved: usize,
+    /// Messages that could not be moved; they stay in the dead-letter queue.
+    pub failed: Vec<String>,
+}
+
+impl SqsQueue {
+    pub(super) async fn open(aws: Aws, queue: &str) -> Result<Self, BackendError> {
+        let client = aws.sqs();
+        let url = queue_url(&client, &queue_name(queue)).await?;
+        Ok(Self { client, name: queue.to_owned(), url, wait: Duration::from_secs(20) })
+    }
+
+    /// How long a receive waits for messages (long polling; default and maximum 20 s).
+    pub fn with_wait_time(mut self, wait: Duration) -> Self {
+        self.wait = wait.min(Duration::from_secs(20));
+        self
+    }
+
+    /// The queue's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Moves every message of `HEDWIG-<QUEUE>-DLQ` back to `HEDWIG-<QUEUE>`: each batch is
+    /// sent, then deleted from the dead-letter queue only where the send succeeded (at least
+    /// once: a crash between the two leaves a copy in both).
+    pub async fn requeue_dead_letters(&self) -> Result<Requeued, BackendError> {
+        let dlq_url = queue_url(&self.client, &dead_letter_queue_name(&self.name)).await?;
+        let mut report = Requeued::default();
+        loop {
+            let received = self
+                .client
+                .receive_message()
+                .queue_url(&dlq_url)
+                .max_number_of_messages(MAX_BATCH as i32)
+                .wait_time_seconds(1)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .map_err(|e| sdk_error("SQS ReceiveMessage", e, || not_found(&dlq_url)))?;
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return Ok(report);
+            }
+            self.requeue_batch(&dlq_url, messages, &mut report).await?;
+        }
+    }
+
+    async fn requeue_batch(
+        &self,
+        dlq_url: &str,
+        messages: Vec<Message>,
+        report: &mut Requeued,
+    ) -> Result<(), BackendError> {
+        let entries = messages
+            .iter()
+            .enumerate()
+            .map(|(index, message)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .set_message_body(message.body.clone())
+                    .set_message_attributes(message.message_attributes.clone())
+                    .build()
+                    .map_err(|e| BackendError::Rejected { reason: e.to_string() })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let sent = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| sdk_error("SQS SendMessageBatch", e, || not_found(&self.url)))?;
+        report
+            .failed
+            .extend(sent.failed.iter().map(|f| format!("{}: {}", f.code, f.message.clone().unwrap_or_default())));
+        let deletes = sent
+            .successful
+            .iter()
+            .filter_map(|ok| {
+                let receipt = messages.get(ok.id.parse::<usize>().ok()?)?.receipt_handle.clone()?;
+                DeleteMessageBatchRequestEntry::builder().id(ok.id.clone()).receipt_handle(receipt).build().ok()
+            })
+            .collect::<Vec<_>>();
+        if deletes.is_empty() {
+            return Ok(());
+        }
+        let deleted = self
+            .client
+            .delete_message_batch()
+            .queue_url(dlq_url)
+            .set_entries(Some(deletes))
+            .send()
+            .await
+            .map_err(|e| sdk_error("SQS DeleteMessageBatch", e, || not_found(dlq_url)))?;
+        report.moved += deleted.successful.len();
+        report.failed.extend(deleted.failed.iter().map(|f| format!("sent but not deleted from the DLQ: {}", f.code)));
+        Ok(())
+    }
+}
+
+async fn queue_url(client: &aws_sdk_sqs::Client, name: &str) -> Result<String, BackendError> {
+    let output = client
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .map_err(|e| sdk_error("SQS GetQueueUrl", e, || not_found(name)))?;
+    output.queue_url.ok_or_else(|| not_found(name))
+}
+
+fn not_found(queue: &str) -> BackendError {
+    BackendError::QueueNotFound { queue: queue.to_owned() }
+}
+
+impl Source for SqsQueue {
+    fn receive(&self, max: usize) -> BoxFuture<'_, Result<Vec<Delivery>, BackendError>> {
+        Box::pin(async move {
+            let output = self
+                .client
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(max.clamp(1, MAX_BATCH) as i32)
+                .wait_time_seconds(secs(self.wait))
+                .message_attribute_names("All")
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await
+                .map_err(|e| sdk_error("SQS ReceiveMessage", e, || not_found(&self.url)))?;
+            Ok(output.messages.unwrap_or_default().into_iter().map(delivery).collect())
+        })
+    }
+
+    fn ack<'a>(&'a self, ack_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            self.client
+                .delete_message()
+                .queue_url(&self.url)
+                .receipt_handle(ack_id)
+                .send()
+                .await
+                .map_err(|e| sdk_error("SQS DeleteMessage", e, || not_found(&self.url)))?;
+            Ok(())
+        })
+    }
+
+    fn nack<'a>(&'a self, ack_id: &'a str, delay: Duration) -> BoxFuture<'a, Result<(), BackendError>> {
+        self.extend(ack_id, delay)
+    }
+
+    fn extend<'a>(&'a self, ack_id: &'a str, by: Duration) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            // SQS allows 0 to 12 hours.
+            let seconds = secs(by).min(12 * 60 * 60);
+            self.client
+                .change_message_visibility()
+                .queue_url(&self.url)
+                .receipt_handle(ack_id)
+                .visibility_timeout(seconds)
+                .send()
+                .await
+                .map_err(|e| sdk_error("SQS ChangeMessageVisibility", e, || not_found(&self.url)))?;
+            Ok(())
+        })
+    }
+}
+
+/// An SQS message as a delivery: string attributes, or, for a subscription without raw
+/// delivery, the `Message` and `MessageAttributes` of SNS's JSON envelope.
+fn delivery(message: Message) -> Delivery {
+    let mut body = message.body.unwrap_or_default();
+    let mut attributes = string_attributes(message.message_attributes.unwrap_or_default());
+    if attributes.is_empty()
+        && let Ok(notification) = serde_json::from_str::<SnsNotification>(&body)
+        && notification.kind == "Notification"
+    {
+        body = notification.message;
+        attributes = notification
+            .message_attributes
+            .into_iter()
+            .filter(|(_, a)| a.kind == "String")
+            .map(|(k, a)| (k, a.value))
+            .collect();
+    }
+    let system = message.attributes.unwrap_or_default();
+    let number = |name: MessageSystemAttributeName| system.get(&name).and_then(|v| v.parse::<i64>().ok());
+    let provider = ProviderMetadata::Aws {
+        receive_count: number(MessageSystemAttributeName::ApproximateReceiveCount).unwrap_or(1) as u32,
+        sent_timestamp: number(MessageSystemAttributeName::SentTimestamp),
+        first_receive_timestamp: number(MessageSystemAttributeName::ApproximateFirstReceiveTimestamp),
+        receipt_handle: message.receipt_handle.clone().unwrap_or_default(),
+    };
+    Delivery {
+        ack_id: message.receipt_handle.unwrap_or_default(),
+        message: WireMessage { body: body.into_bytes(), attributes },
+        provider,
+    }
+}
+
+fn string_attributes(attributes: std::collections::HashMap<String, MessageAttributeValue>) -> BTreeMap<String, String> {
+    attributes.into_iter().filter_map(|(k, v)| Some((k, v.string_value?))).collect()
+}
+
+/// SNS's envelope of a message delivered without raw delivery.
+#[derive(Deserialize)]
+struct SnsNotification {
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(rename = "Message")]
+    message: String,
+    #[serde(rename = "MessageAttributes", default)]
+    message_attributes: BTreeMap<String, SnsAttribute>,
+}
+
+#[derive(Deserialize)]
+struct SnsAttribute {
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(rename = "Value")]
+    value: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference capture of an SQS body delivered by SNS without raw delivery.
+    #[test]
+    fn sns_wrapped_bodies_are_unwrapped() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/wire-samples/sqs-sns-wrapped-body.json");
+        let sample: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let message = Message::builder().body(sample["Body"].to_string()).receipt_handle("r-1").build();
+        let delivery = delivery(message);
+        assert_eq!(delivery.message.body, br#"{"user_id":"U_1234"}"#);
+        assert_eq!(delivery.message.attributes["hedwig_id"], "467f08be-5760-4dbe-9f08-7afeacd26ac8");
+        assert_eq!(delivery.message.attributes["hedwig_format_version"], "1.0");
+        assert_eq!(delivery.ack_id, "r-1");
+    }
+
+    #[test]
+    fn raw_bodies_are_left_alone() {
+        let body = r#"{"Type":"Notification","Message":"x"}"#;
+        let attribute = MessageAttributeValue::builder().data_type("String").string_value("1.0").build().unwrap();
+        let message = Message::builder().body(body).message_attributes("hedwig_format_version", attribute).build();
+        assert_eq!(delivery(message).message.body, body.as_bytes(), "attributes present: raw delivery");
+    }
+}

@@ -1,0 +1,288 @@
+//! SNS → SQS against a local emulator (ministack, started by `cargo xtask ci`), through the
+//! generated API. Every test provisions its own uniquely named topics and queue.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use owlpost::aws::{Aws, AwsSettings, Provisioning, SqsQueue};
+use owlpost::{
+    BackendError, Consumer, HandlerError, HandlerResult, Outgoing, ProviderMetadata, PublishBackend, PublishError,
+    Publisher, Received, Router, Source, WireMessage,
+};
+use owlpost_e2e::messages::*;
+
+/// The emulator's account, and a check that the tests talk to an emulator, not to AWS.
+fn account() -> String {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1"),
+        "AWS tests run against a local emulator: use `cargo xtask ci`, or `cargo xtask emulators` and export what it prints"
+    );
+    std::env::var("OWLPOST_TEST_AWS_ACCOUNT").unwrap_or_else(|_| "000000000000".into())
+}
+
+/// A name no other test (or earlier run) uses.
+fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}-{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A provisioned queue consuming one fresh topic, the `user-created` v1 route to it, and handles.
+struct Setup {
+    aws: Aws,
+    topic: String,
+    queue: SqsQueue,
+    publisher: Publisher,
+}
+
+async fn setup(configure: impl FnOnce(&mut Provisioning)) -> Setup {
+    let aws = Aws::from_env(account()).await;
+    let topic = unique("t");
+    let mut plan = Provisioning::new(unique("Q"));
+    plan.consumes.push(topic.clone());
+    configure(&mut plan);
+    aws.provision(&plan).await.expect("provisioning");
+    aws.provision(&plan).await.expect("provisioning is idempotent");
+    let queue = aws.queue(&plan.queue).await.unwrap().with_wait_time(Duration::from_secs(1));
+    let publisher = Publisher::new("aws-e2e", aws.publisher()).with_route("user-created", 1, topic.clone());
+    Setup { aws, topic, queue, publisher }
+}
+
+fn user(id: u32) -> UserCreatedV1 {
+    UserCreatedV1 {
+        user_id: format!("U_{id}").parse().unwrap(),
+        email: format!("u{id}@example.com"),
+        plan: Plan::Pro,
+        referrer: None,
+    }
+}
+
+/// A handled message with its user id.
+type Seen = (String, Received<UserCreatedV1>);
+
+/// Records what arrives; fails the first `fail_first` deliveries.
+#[derive(Clone, Default)]
+struct Recorder {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    fail_first: Arc<AtomicU32>,
+}
+
+impl UserCreatedHandler for Recorder {
+    async fn user_created_v1(&self, message: Received<UserCreatedV1>) -> HandlerResult {
+        if self.fail_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(HandlerError::failed("not yet"));
+        }
+        self.seen.lock().unwrap().push(((*message.data.user_id).clone(), message));
+        Ok(())
+    }
+    async fn user_created_v2(&self, _: Received<UserCreatedV2>) -> HandlerResult {
+        Err(HandlerError::failed("unexpected v2"))
+    }
+}
+
+fn consumer(queue: &SqsQueue, recorder: &Recorder) -> Consumer {
+    let mut router = Router::new();
+    register_user_created(&mut router, recorder.clone());
+    Consumer::new(queue.clone(), router)
+}
+
+/// Polls until `count` messages were handled (or 30 s passed).
+async fn drain(consumer: &Consumer, recorder: &Recorder, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while recorder.seen.lock().unwrap().len() < count {
+        assert!(Instant::now() < deadline, "only {} of {count} handled", recorder.seen.lock().unwrap().len());
+        consumer.poll().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn generated_publish_reaches_the_typed_handler_through_sns_and_sqs() {
+    let s = setup(|_| {}).await;
+    let sent = publish_user_created(&s.publisher, Outgoing::new(user(1)).header("request_id", "r-1")).await.unwrap();
+    assert_eq!(sent.topic, s.topic);
+    let recorder = Recorder::default();
+    drain(&consumer(&s.queue, &recorder), &recorder, 1).await;
+    let seen = recorder.seen.lock().unwrap();
+    let message = &seen[0].1;
+    assert_eq!(seen[0].0, "U_1");
+    assert_eq!(message.metadata.id, sent.id);
+    assert_eq!(message.metadata.publisher, "aws-e2e");
+    assert_eq!(message.metadata.headers.get("request_id").map(String::as_str), Some("r-1"));
+    let ProviderMetadata::Aws { receive_count, receipt_handle, sent_timestamp, first_receive_timestamp } =
+        &message.provider
+    else {
+        panic!("expected SQS metadata, got {:?}", message.provider)
+    };
+    assert_eq!(*receive_count, 1);
+    assert!(!receipt_handle.is_empty() && sent_timestamp.is_some() && first_receive_timestamp.is_some());
+}
+
+#[tokio::test]
+async fn batch_publishing_sends_every_message_once() {
+    let s = setup(|_| {}).await;
+    let started = Instant::now();
+    let results = s.publisher.publish_batch((0..25).map(user)).await;
+    let published = started.elapsed();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 25, "{results:?}");
+    let recorder = Recorder::default();
+    let started = Instant::now();
+    drain(&consumer(&s.queue, &recorder), &recorder, 25).await;
+    let consumed = started.elapsed();
+    let mut ids: Vec<_> = recorder.seen.lock().unwrap().iter().map(|(id, _)| id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 25);
+    eprintln!(
+        "figures (ministack, debug build): published 25 in {published:?} ({:.0} msg/s), consumed 25 in {consumed:?} ({:.0} msg/s)",
+        25.0 / published.as_secs_f64(),
+        25.0 / consumed.as_secs_f64()
+    );
+}
+
+#[tokio::test]
+async fn sns_wrapped_bodies_are_consumed() {
+    let s = setup(|plan| plan.raw_delivery = false).await;
+    publish_user_created(&s.publisher, Outgoing::new(user(2)).header("request_id", "r-2")).await.unwrap();
+    let recorder = Recorder::default();
+    drain(&consumer(&s.queue, &recorder), &recorder, 1).await;
+    let seen = recorder.seen.lock().unwrap();
+    assert_eq!(seen[0].1.metadata.headers.get("request_id").map(String::as_str), Some("r-2"));
+}
+
+#[tokio::test]
+async fn base64_bodies_are_consumed_and_binary_bodies_sent_as_base64() {
+    let s = setup(|_| {}).await;
+    // What hedwig-python sends for a binary body: base64 wrapped at 76 characters.
+    let mut wire = Publisher::new("py", s.aws.publisher()).encode(schema(), dynamic(&user(3))).unwrap();
+    let encoded = base64_lines(&wire.body);
+    wire.body = encoded.into_bytes();
+    wire.attributes.insert("hedwig_encoding".into(), "base64".into());
+    s.aws.publisher().publish(&s.topic, &wire).await.unwrap();
+    let recorder = Recorder::default();
+    drain(&consumer(&s.queue, &recorder), &recorder, 1).await;
+
+    // A body that is not UTF-8 leaves as base64 with `hedwig_encoding=base64`.
+    let binary = WireMessage { body: vec![0xff, 0x00, 0xfe], attributes: Default::default() };
+    s.aws.publisher().publish(&s.topic, &binary).await.unwrap();
+    let got = receive_one(&s.queue).await;
+    assert_eq!(got.message.attributes.get("hedwig_encoding").map(String::as_str), Some("base64"));
+    assert_eq!(got.message.body, b"/wD+");
+    s.queue.ack(&got.ack_id).await.unwrap();
+}
+
+fn dynamic(data: &UserCreatedV1) -> owlpost::DynamicMessage {
+    owlpost::DynamicMessage {
+        message_type: "user-created".into(),
+        version: owlpost::Version::new(1, 0),
+        data: serde_json::to_value(data).unwrap(),
+        id: None,
+        headers: Default::default(),
+    }
+}
+
+/// Standard base64 with a newline every 76 characters, as Python's `base64.encodebytes`.
+fn base64_lines(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
+        }
+    }
+    out.as_bytes().chunks(76).map(|line| format!("{}\n", String::from_utf8_lossy(line))).collect()
+}
+
+async fn receive_one(queue: &SqsQueue) -> owlpost::Delivery {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(delivery) = queue.receive(1).await.unwrap().into_iter().next() {
+            return delivery;
+        }
+        assert!(Instant::now() < deadline, "nothing received");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_message_is_redelivered_with_receive_count_two() {
+    let s = setup(|_| {}).await;
+    publish_user_created(&s.publisher, user(4)).await.unwrap();
+    let recorder = Recorder { fail_first: Arc::new(AtomicU32::new(1)), ..Recorder::default() };
+    drain(&consumer(&s.queue, &recorder), &recorder, 1).await;
+    assert_eq!(recorder.seen.lock().unwrap()[0].1.provider.delivery_attempt(), Some(2));
+}
+
+#[tokio::test]
+async fn extending_visibility_keeps_a_message_hidden_past_its_timeout() {
+    let s = setup(|plan| plan.visibility_timeout = Duration::from_secs(2)).await;
+    publish_user_created(&s.publisher, user(5)).await.unwrap();
+    let held = receive_one(&s.queue).await;
+    s.queue.extend(&held.ack_id, Duration::from_secs(8)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(s.queue.receive(10).await.unwrap().is_empty(), "visible again although extended");
+    s.queue.ack(&held.ack_id).await.unwrap();
+}
+
+#[tokio::test]
+async fn poison_messages_reach_the_dlq_and_requeue_brings_them_back() {
+    let s = setup(|plan| plan.max_receive_count = 2).await;
+    // Data that fails the schema, as a broken publisher might send it.
+    let mut wire = Publisher::new("bad", s.aws.publisher()).encode(schema(), dynamic(&user(6))).unwrap();
+    wire.body = br#"{"user_id":"nope"}"#.to_vec();
+    s.aws.publisher().publish(&s.topic, &wire).await.unwrap();
+    let recorder = Recorder::default();
+    let consumer = consumer(&s.queue, &recorder);
+    let mut rejections = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rejections < 2 {
+        assert!(Instant::now() < deadline, "rejected {rejections} times");
+        rejections += consumer.poll().await.unwrap().iter().filter(|p| !p.outcome.is_acked()).count();
+    }
+    // The redrive policy moves it on the next receive.
+    assert!(s.queue.receive(10).await.unwrap().is_empty());
+    let report = s.queue.requeue_dead_letters().await.unwrap();
+    assert_eq!((report.moved, report.failed.len()), (1, 0), "{report:?}");
+    let back = receive_one(&s.queue).await;
+    assert_eq!(back.message.body, wire.body);
+    assert_eq!(back.message.attributes.get("hedwig_id"), wire.attributes.get("hedwig_id"));
+}
+
+#[tokio::test]
+async fn messages_over_sns_limits_are_refused_before_sending() {
+    let aws = Aws::from_env(account()).await;
+    // The topic does not exist: a message that reached SNS would fail with TopicNotFound.
+    let publisher = Publisher::new("limits", aws.publisher()).with_route("user-created", 1, unique("never-created"));
+    let too_many = (0..6).fold(Outgoing::new(user(7)), |m, i| m.header(format!("h{i}"), "v"));
+    let error = publish_user_created(&publisher, too_many).await.unwrap_err();
+    assert!(
+        matches!(error, PublishError::Backend { source: BackendError::LimitExceeded { max: 10, actual: 11, .. }, .. }),
+        "{error:?}"
+    );
+    let huge = UserCreatedV1 { referrer: Some("x".repeat(300 * 1024)), ..user(8) };
+    let error = publish_user_created(&publisher, huge).await.unwrap_err();
+    assert!(
+        matches!(&error, PublishError::Backend { source: BackendError::LimitExceeded { max: 262_144, actual, .. }, .. } if *actual > 300 * 1024),
+        "{error:?}"
+    );
+    let empty = Outgoing::new(user(9)).header("trace", "");
+    let error = publish_user_created(&publisher, empty).await.unwrap_err();
+    assert!(matches!(error, PublishError::Backend { source: BackendError::InvalidAttribute { .. }, .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_broker_is_a_retryable_error_not_a_hang() {
+    let settings = AwsSettings {
+        account_id: account(),
+        endpoint_url: Some("http://127.0.0.1:9".into()),
+        region: Some("us-east-1".into()),
+    };
+    let aws = Aws::load(settings).await;
+    let publisher = Publisher::new("nowhere", aws.publisher());
+    let outcome = tokio::time::timeout(Duration::from_secs(60), publish_user_created(&publisher, user(10))).await;
+    let error = outcome.expect("publishing must give up, not hang").unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+    let queue = tokio::time::timeout(Duration::from_secs(60), aws.queue("nowhere")).await.expect("no hang");
+    assert!(matches!(queue, Err(BackendError::Unavailable { .. })), "{queue:?}");
+}

@@ -1,0 +1,104 @@
+//! Local broker emulators for the backend tests: ministack (SNS + SQS) from PyPI, installed
+//! into `.venv` on first use and started on loopback only.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// ministack's version, checked against the AWS SDK here (see shared/EMULATORS.md).
+const MINISTACK: &str = "ministack==1.5.33";
+/// Where ministack listens.
+pub const AWS_PORT: u16 = 4566;
+
+/// The environment the tests need to reach the emulators.
+pub fn test_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{AWS_PORT}")),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("OWLPOST_TEST_AWS_ACCOUNT", "000000000000".into()),
+    ]
+}
+
+/// Running emulators; stopped when dropped.
+pub struct Emulators {
+    children: Vec<Child>,
+}
+
+impl Drop for Emulators {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Installs (if needed) and starts every emulator, waiting until each answers. An emulator
+/// already answering on its port is used as it is.
+pub fn start(root: &Path) -> Result<Emulators, String> {
+    let mut emulators = Emulators { children: Vec::new() };
+    if !healthy(AWS_PORT, "/_ministack/health") {
+        let ministack = install_ministack(root)?;
+        let log =
+            std::fs::File::create(root.join("target/ministack.log")).map_err(|e| format!("ministack log: {e}"))?;
+        let child = Command::new(&ministack)
+            .env("BIND_HOST", "127.0.0.1")
+            .env("GATEWAY_PORT", AWS_PORT.to_string())
+            .env("SERVICES", "sqs,sns")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", ministack.display()))?;
+        emulators.children.push(child);
+        wait_healthy(AWS_PORT, "/_ministack/health", Duration::from_secs(60))
+            .map_err(|e| format!("ministack did not start ({e}); see target/ministack.log"))?;
+    }
+    eprintln!("xtask: ministack (SNS+SQS) on 127.0.0.1:{AWS_PORT}");
+    Ok(emulators)
+}
+
+/// `.venv/bin/ministack`, creating the virtualenv and installing ministack when missing.
+fn install_ministack(root: &Path) -> Result<PathBuf, String> {
+    let venv = root.join(".venv");
+    let ministack = venv.join("bin/ministack");
+    if ministack.exists() {
+        return Ok(ministack);
+    }
+    eprintln!("xtask: installing {MINISTACK} into .venv");
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", MINISTACK]))?;
+    Ok(ministack)
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let status = command.status().map_err(|e| format!("{command:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{command:?} failed: {status}")) }
+}
+
+fn wait_healthy(port: u16, path: &str, limit: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if healthy(port, path) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(format!("no answer on 127.0.0.1:{port}{path} within {}s", limit.as_secs()))
+}
+
+/// Whether `GET path` on loopback answers 200.
+fn healthy(port: u16, path: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    let mut response = [0u8; 16];
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read(&mut response).is_ok_and(|n| String::from_utf8_lossy(&response[..n]).contains(" 200"))
+}
