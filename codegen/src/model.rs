@@ -160,7 +160,7 @@ fn definitions(file: &SchemaFile, document: &Value, names: &mut Names) -> Result
                 }
             }
             None => {
-                let type_name = naming::pascal(name);
+                let type_name = naming::definition_type(name, Version::new(0, 0), &[Version::new(0, 0)]);
                 names.claim(&type_name, &format!("definition `{name}`"))?;
                 out.push(Definition { pointer, type_name, schema: entry.clone() });
             }

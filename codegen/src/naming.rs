@@ -7,7 +7,7 @@
 //! | handler for major 1 | method `user_created_v1` |
 //! | definition `UserId` (one version) | type `UserId` |
 //! | definition `Money` with versions 1.0 and 2.0 | types `MoneyV1`, `MoneyV2` |
-//! | definition `Money` with versions 1.0 and 1.1 | types `MoneyV1M0`, `MoneyV1M1` |
+//! | definition `Money` with versions 1.0 and 1.1 | types `MoneyV1m0`, `MoneyV1m1` |
 //!
 //! `user-created`, `user.created` and `user_created` all give the same names (so two of them
 //! in one schema are a collision, reported as an error). Names that would start with a
@@ -34,9 +34,15 @@ pub fn is_nameable(name: &str) -> bool {
     name.chars().any(|c| c.is_alphanumeric())
 }
 
-/// The payload type of a message major: `UserCreatedV1`.
+/// The payload type of a message major: `UserCreatedV1` (`a` gives `Av1`: the name is
+/// re-cased as typify re-cases every type name, so that both agree).
 pub fn payload_type(message_type: &str, major: u32) -> String {
-    format!("{}V{major}", pascal(message_type))
+    typify_case(&format!("{}V{major}", pascal(message_type)))
+}
+
+/// The name typify gives a type it is asked to call `name`.
+fn typify_case(name: &str) -> String {
+    name.to_upper_camel_case()
 }
 
 /// The handler method for a message major: `user_created_v1`.
@@ -71,15 +77,15 @@ impl MessageNames {
 }
 
 /// A definition version's type name: `UserId` when it is the only version, `UserIdV1` when
-/// its major is the only one of that major, `UserIdV1M2` otherwise (for version 1.2).
-/// (All names are already UpperCamelCase, so typify keeps them as they are.)
+/// its major is the only one of that major, `UserIdV1m2` otherwise (for version 1.2),
+/// re-cased as typify does.
 pub fn definition_type(name: &str, version: Version, versions: &[Version]) -> String {
     let same_major = versions.iter().filter(|v| v.major == version.major).count();
-    match (versions.len(), same_major) {
+    typify_case(&match (versions.len(), same_major) {
         (1, _) => pascal(name),
         (_, 1) => format!("{}V{}", pascal(name), version.major),
         _ => format!("{}V{}M{}", pascal(name), version.major, version.minor),
-    }
+    })
 }
 
 /// Whether `name` can be an identifier (possibly raw).
@@ -110,6 +116,17 @@ mod tests {
     }
 
     #[test]
+    fn payload_names_survive_typify_recasing() {
+        assert_eq!(payload_type("a", 1), "Av1");
+        assert_eq!(payload_type("user-a", 1), "UserAv1");
+        assert_eq!(payload_type("x_y", 2), "Xyv2");
+        for name in ["a", "user-a", "x_y", "user-created-v2", "3d-print"] {
+            let ty = payload_type(name, 1);
+            assert_eq!(typify_case(&ty), ty, "{name}");
+        }
+    }
+
+    #[test]
     fn leading_digits_and_keywords_become_identifiers() {
         assert_eq!(pascal("3d-printed"), "M3dPrinted");
         assert_eq!(snake("3d-printed"), "m_3d_printed");
@@ -123,7 +140,7 @@ mod tests {
         let (v10, v11, v20) = (Version::new(1, 0), Version::new(1, 1), Version::new(2, 0));
         assert_eq!(definition_type("user_id", v10, &[v10]), "UserId");
         assert_eq!(definition_type("money", v20, &[v10, v20]), "MoneyV2");
-        assert_eq!(definition_type("money", v11, &[v10, v11, v20]), "MoneyV1M1");
+        assert_eq!(definition_type("money", v11, &[v10, v11, v20]), "MoneyV1m1");
         assert_eq!(definition_type("money", v20, &[v10, v11, v20]), "MoneyV2");
     }
 }

@@ -276,9 +276,20 @@ async fn run_handler(mut future: BoxFuture<'static, HandlerResult>) -> Outcome {
         Ok(Ok(())) => Outcome::Acked,
         Ok(Err(HandlerError::Ignore)) => Outcome::Ignored,
         Ok(Err(HandlerError::Retry { after })) => Outcome::Retry { after },
-        Ok(Err(HandlerError::Failed(error))) => Outcome::Failed { error: error.to_string() },
+        Ok(Err(HandlerError::Failed(error))) => Outcome::Failed { error: error_chain(&*error) },
         Err(message) => Outcome::Panicked { message },
     }
+}
+
+/// An error and its sources: `outer: inner: innermost`.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> String {

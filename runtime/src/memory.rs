@@ -18,6 +18,14 @@ use tokio::time::Instant;
 use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, PublishBackend, Source};
 use crate::wire::WireMessage;
 
+/// The longest delay or lease the broker keeps (SQS's maximum, 12 hours); longer ones are
+/// capped rather than overflowing the clock.
+pub const MAX_DELAY: Duration = Duration::from_secs(12 * 60 * 60);
+
+fn later(now: Instant, by: Duration) -> Instant {
+    now + by.min(MAX_DELAY)
+}
+
 /// Settings of one in-memory queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueConfig {
@@ -181,7 +189,7 @@ impl MemoryBroker {
                 message: stored.message.clone(),
                 provider: ProviderMetadata::Memory { queue: name.to_owned(), receive_count: stored.receive_count },
             });
-            queue.in_flight.insert(ack_id, (stored, now + queue.config.visibility_timeout));
+            queue.in_flight.insert(ack_id, (stored, later(now, queue.config.visibility_timeout)));
         }
         let next_change = queue
             .ready
@@ -271,7 +279,7 @@ impl Source for MemoryQueue {
                 changed.as_mut().enable();
                 let taken = self.broker.take(&self.name, max)?;
                 let now = Instant::now();
-                let give_up = *give_up.get_or_insert(now + taken.wait);
+                let give_up = *give_up.get_or_insert(later(now, taken.wait));
                 if !taken.deliveries.is_empty() || now >= give_up {
                     return Ok(taken.deliveries);
                 }
@@ -288,7 +296,7 @@ impl Source for MemoryQueue {
     fn nack<'a>(&'a self, ack_id: &'a str, delay: Duration) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
             self.broker.settle(&self.name, ack_id, |queue, mut stored, now| {
-                stored.visible_at = now + delay;
+                stored.visible_at = later(now, delay);
                 queue.ready.push_back(stored);
             })
         })
@@ -307,7 +315,7 @@ impl Source for MemoryQueue {
                 .in_flight
                 .get_mut(ack_id)
                 .ok_or_else(|| BackendError::InvalidAckId { ack_id: ack_id.to_owned() })?;
-            *deadline = now + by;
+            *deadline = later(now, by);
             Ok(())
         })
     }

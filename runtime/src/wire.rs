@@ -55,6 +55,9 @@ pub enum Encoding {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum EncodeError {
+    /// Container mode carries only object data (readers refuse anything else).
+    #[error("container encoding needs object data (the message schema allows something else)")]
+    ContainerDataNotObject,
     /// Container mode requires a lower-case hyphenated UUID id.
     #[error("container encoding needs a lower-case hyphenated UUID id, got {id:?}")]
     ContainerIdNotUuid {
@@ -124,6 +127,9 @@ pub fn encode(metadata: &Metadata, data: &Value, encoding: Encoding) -> Result<W
         Encoding::Container => {
             if !is_lower_uuid(&metadata.id) {
                 return Err(EncodeError::ContainerIdNotUuid { id: metadata.id.clone() });
+            }
+            if !data.is_object() {
+                return Err(EncodeError::ContainerDataNotObject);
             }
             to_json(&ContainerOut {
                 format_version: &metadata.format_version,
@@ -201,7 +207,7 @@ fn check_format_version(found: String) -> Result<String, DecodeError> {
 
 fn decode_container(wire: &WireMessage, body: Value) -> Result<(Metadata, Value), DecodeError> {
     let Value::Object(mut body) = body else {
-        return Err(container_error("", "the body must be a JSON object (or attributes mode needs `hedwig_schema`)"));
+        return Err(container_error("", "the body must be a JSON object (or the message needs `hedwig_*` attributes)"));
     };
     let string = |body: &serde_json::Map<String, Value>, key: &str| match body.get(key) {
         Some(Value::String(s)) => Ok(s.clone()),
@@ -227,7 +233,7 @@ fn decode_container(wire: &WireMessage, body: Value) -> Result<(Metadata, Value)
     let meta: ContainerMetaIn =
         serde_json::from_value(meta).map_err(|e| container_error("/metadata", &e.to_string()))?;
     let mut headers = headers_of(&wire.attributes);
-    headers.extend(meta.headers.unwrap_or_default());
+    headers.extend(meta.headers.unwrap_or_default().into_iter().filter(|(k, _)| !k.starts_with(RESERVED_PREFIX)));
     let metadata =
         Metadata { id, timestamp: meta.timestamp, publisher: meta.publisher, headers, schema, format_version };
     Ok((metadata, data))

@@ -1,6 +1,5 @@
 //! The in-memory broker alone, on paused tokio time so every wait is exact: visibility
 //! timeouts, extension, settlement errors, dead-lettering, long-poll waits and stats.
-//! (`memory.rs` covers the same ground on real time.)
 
 use std::time::Duration;
 
@@ -219,4 +218,15 @@ async fn fanned_out_copies_are_settled_independently() {
     assert!(
         matches!(broker.inject("nope", message("x")), Err(BackendError::TopicNotFound { topic }) if topic == "nope")
     );
+}
+
+#[tokio::test]
+async fn huge_delays_are_capped_instead_of_overflowing_the_clock() {
+    let broker = broker(QueueConfig { visibility_timeout: Duration::MAX, ..config() });
+    broker.inject("t", message("m")).unwrap();
+    let queue = broker.queue("q");
+    let (got, _) = receive_one(&broker, "q").await;
+    queue.extend(&got.ack_id, Duration::MAX).await.unwrap();
+    queue.nack(&got.ack_id, Duration::MAX).await.unwrap();
+    assert_eq!(broker.stats("q"), stats(0, 1, 0));
 }

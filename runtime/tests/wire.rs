@@ -1,7 +1,7 @@
 //! The Hedwig wire format against the reference captures: every sample decodes to what the
-//! reference consumed, owlpost's encodings have the reference's shape, hedwig-go's container
-//! spelling is read, and every malformed message gives the right `DecodeError`.
-//! (`wire_samples.rs` re-encodes the samples byte for byte; `wire_errors.rs` has more error cases.)
+//! reference consumed, owlpost encodes the same messages byte for byte as the reference did,
+//! hedwig-go's container spelling is read, and every malformed message gives the right
+//! `DecodeError`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -275,4 +275,17 @@ fn container_fields_are_required() {
     for body in [json!([1]), json!("text"), json!(7)] {
         assert_eq!(container_pointer(&container(body.clone())), "", "{body}");
     }
+}
+
+#[test]
+fn container_mode_refuses_what_readers_would_refuse() {
+    let error = wire::encode(&our_metadata(), &json!("not an object"), Encoding::Container).unwrap_err();
+    assert!(matches!(error, owlpost::wire::EncodeError::ContainerDataNotObject));
+    // Reserved keys in a container's headers are not headers.
+    let body = json!({
+        "format_version": "1.0", "schema": SCHEMA_URL, "id": "0b7e5c3a-8f6d-4d2e-9a1b-3c4d5e6f7a8b",
+        "metadata": {"timestamp": 1, "publisher": "p", "headers": {"hedwig_id": "spoofed", "ok": "1"}}, "data": {}
+    });
+    let (metadata, _) = wire::decode(&container(body)).unwrap();
+    assert_eq!(metadata.headers, strings(&[("ok", "1")]));
 }

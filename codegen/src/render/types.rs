@@ -37,12 +37,39 @@ pub fn render(file: &SchemaFile, model: &Model) -> Result<Vec<syn::Item>> {
     let mut items: syn::File = syn::parse2(tokens)
         .map_err(|e| unsupported(file, "", &format!("type generator produced invalid Rust: {e}")))?;
     ThroughRuntime.visit_file_mut(&mut items);
+    check_names(file, model, &items)?;
     Ok(items.items)
 }
 
+/// Every payload and definition type must exist under the name the rest of the generated
+/// code uses (typify renames what it does not like).
+fn check_names(file: &SchemaFile, model: &Model, items: &syn::File) -> Result<()> {
+    let defined: std::collections::BTreeSet<String> = items
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Struct(s) => Some(s.ident.to_string()),
+            syn::Item::Enum(e) => Some(e.ident.to_string()),
+            syn::Item::Type(t) => Some(t.ident.to_string()),
+            _ => None,
+        })
+        .collect();
+    let expected = model
+        .messages
+        .iter()
+        .flat_map(|m| m.majors.iter().map(|major| (&major.type_name, &major.pointer)))
+        .chain(model.definitions.iter().map(|d| (&d.type_name, &d.pointer)));
+    for (name, pointer) in expected {
+        if !defined.contains(name) {
+            return Err(unsupported(file, pointer, &format!("the type generator did not name this type `{name}`")));
+        }
+    }
+    Ok(())
+}
+
 /// Rewrites `::serde::…` to `::owlpost::__private::serde::…` (likewise for the other
-/// re-exported crates), also inside serde attribute strings, and tells serde's derives
-/// where serde is.
+/// re-exported crates), also inside derive lists and serde attribute strings, tells serde's
+/// derives where serde is, and allows typify's undocumented fields under `missing_docs`.
 struct ThroughRuntime;
 
 impl VisitMut for ThroughRuntime {
@@ -69,35 +96,51 @@ impl VisitMut for ThroughRuntime {
     }
 
     fn visit_attribute_mut(&mut self, attr: &mut syn::Attribute) {
-        // Derive lists are plain tokens to syn: parse them as paths to rewrite them.
+        // Attribute arguments are plain tokens to syn: parse the ones that hold paths.
         if attr.path().is_ident("derive")
             && let Ok(mut paths) = attr.parse_args_with(Punctuated::<syn::Path, syn::Token![,]>::parse_terminated)
         {
             paths.iter_mut().for_each(|path| self.visit_path_mut(path));
             *attr = syn::parse_quote!(#[derive(#paths)]);
+        } else if attr.path().is_ident("serde")
+            && let Ok(mut metas) = attr.parse_args_with(Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
+        {
+            // `skip_serializing_if = "::serde_json::Map::is_empty"`, `default = "..."`, `with = "..."`.
+            for meta in &mut metas {
+                if let syn::Meta::NameValue(syn::MetaNameValue {
+                    value: syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(lit), .. }),
+                    ..
+                }) = meta
+                {
+                    *lit = syn::LitStr::new(&through_runtime_text(&lit.value()), lit.span());
+                }
+            }
+            *attr = syn::parse_quote!(#[serde(#metas)]);
         }
         visit_mut::visit_attribute_mut(self, attr);
     }
 
-    fn visit_lit_str_mut(&mut self, lit: &mut syn::LitStr) {
-        let value = lit.value();
-        let rewritten = REEXPORTED
-            .iter()
-            .fold(value.clone(), |text, krate| text.replace(&format!("::{krate}::"), &format!("{PRIVATE}::{krate}::")));
-        if rewritten != value {
-            *lit = syn::LitStr::new(&rewritten, lit.span());
-        }
+    fn visit_item_mod_mut(&mut self, item: &mut syn::ItemMod) {
+        item.attrs.push(syn::parse_quote!(#[allow(missing_docs)]));
+        visit_mut::visit_item_mod_mut(self, item);
     }
 
     fn visit_item_struct_mut(&mut self, item: &mut syn::ItemStruct) {
-        add_serde_crate(&mut item.attrs);
+        annotate(&mut item.attrs);
         visit_mut::visit_item_struct_mut(self, item);
     }
 
     fn visit_item_enum_mut(&mut self, item: &mut syn::ItemEnum) {
-        add_serde_crate(&mut item.attrs);
+        annotate(&mut item.attrs);
         visit_mut::visit_item_enum_mut(self, item);
     }
+}
+
+/// The same rewrite inside a path written as a string (serde attribute values).
+fn through_runtime_text(text: &str) -> String {
+    REEXPORTED
+        .iter()
+        .fold(text.to_owned(), |text, krate| text.replace(&format!("::{krate}::"), &format!("{PRIVATE}::{krate}::")))
 }
 
 /// Prefixes `::serde::…`-style paths with the runtime's re-export; returns how many
@@ -115,8 +158,10 @@ fn through_runtime(path: &mut syn::Path) -> usize {
     added
 }
 
-/// Adds `#[serde(crate = "::owlpost::__private::serde")]` to items deriving serde traits.
-fn add_serde_crate(attrs: &mut Vec<syn::Attribute>) {
+/// Adds `#[allow(missing_docs)]`, and `#[serde(crate = "::owlpost::__private::serde")]` to
+/// items deriving serde traits.
+fn annotate(attrs: &mut Vec<syn::Attribute>) {
+    attrs.push(syn::parse_quote!(#[allow(missing_docs)]));
     let derives_serde = attrs.iter().any(|attr| {
         attr.path().is_ident("derive") && {
             let text = quote::ToTokens::to_token_stream(&attr.meta).to_string();
