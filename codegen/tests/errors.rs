@@ -73,7 +73,8 @@ fn bad_version_keys_and_x_versions_are_all_reported_at_once() {
             "b": {"1.*": {"type": "object"}},
             "c": {"1.*": {"type": "object", "x-version": "2.0"}},
             "d": {"1.*": {"type": "object", "x-version": 1}},
-            "e": {"1.*": {"type": "object", "x-version": "one"}}
+            "e": {"1.*": {"type": "object", "x-version": "one"}},
+            "f": {"1.*": {"type": "object", "x-version": "1.0"}, "01.*": {"type": "object", "x-version": "1.0"}}
         }
     });
     let (error, text) = error_for(&doc.to_string());
@@ -82,7 +83,8 @@ fn bad_version_keys_and_x_versions_are_all_reported_at_once() {
     assert_problem(&error, "/schemas/c/1.*/x-version", "does not match");
     assert_problem(&error, "/schemas/d/1.*/x-version", "must be a string");
     assert_problem(&error, "/schemas/e/1.*/x-version", "invalid `x-version`");
-    assert!(text.contains("5 problems"), "{text}");
+    assert_problem(&error, "/schemas/f/01.*", "invalid version key");
+    assert!(text.contains("6 problems"), "{text}");
 }
 
 #[test]

@@ -110,13 +110,27 @@ impl MemoryBroker {
         self.state().topics.entry(topic.to_owned()).or_default();
     }
 
-    /// Creates a queue, or changes the settings of an existing one.
-    pub fn create_queue(&self, queue: &str, config: QueueConfig) {
+    /// Creates a queue, or changes the settings of an existing one. A dead-letter queue
+    /// must be another queue and `max_receives` at least 1.
+    pub fn create_queue(&self, queue: &str, config: QueueConfig) -> Result<(), BackendError> {
+        if let Some((dlq, max_receives)) = &config.dead_letter {
+            let reason = if dlq == queue {
+                Some("a queue cannot be its own dead-letter queue")
+            } else if *max_receives == 0 {
+                Some("max_receives must be at least 1")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(BackendError::Rejected { reason: format!("queue {queue:?}: {reason}") });
+            }
+        }
         let mut state = self.state();
         if let Some((dlq, _)) = &config.dead_letter {
             state.queues.entry(dlq.clone()).or_default();
         }
         state.queues.entry(queue.to_owned()).or_default().config = config;
+        Ok(())
     }
 
     /// Subscribes `queue` to `topic`, creating either with default settings if missing.

@@ -199,8 +199,13 @@ impl Document {
     }
 }
 
+/// `<major>.*` without leading zeros (so `1.*` and `01.*` cannot both name major 1).
 fn parse_major_key(key: &str) -> Option<u32> {
-    parse_decimal(key.strip_suffix(".*")?)
+    let major = key.strip_suffix(".*")?;
+    if major.len() > 1 && major.starts_with('0') {
+        return None;
+    }
+    parse_decimal(major)
 }
 
 /// The major's `x-version`, or the problem and whether it lies at `x-version` itself

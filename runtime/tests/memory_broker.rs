@@ -20,7 +20,7 @@ fn message(body: &str) -> WireMessage {
 /// A broker whose topic `t` feeds queue `q`, configured by `config`.
 fn broker(config: QueueConfig) -> MemoryBroker {
     let broker = MemoryBroker::new();
-    broker.create_queue("q", config);
+    broker.create_queue("q", config).unwrap();
     broker.subscribe("t", "q");
     broker
 }
@@ -99,7 +99,7 @@ async fn settling_an_unknown_or_settled_receipt_fails() {
 
     broker.inject("t", message("1")).unwrap();
     let (delivery, _) = receive_one(&broker, "q").await;
-    broker.create_queue("other", config());
+    broker.create_queue("other", config()).unwrap();
     assert!(is_invalid_ack_id(broker.queue("other").ack(&delivery.ack_id).await, &delivery.ack_id), "wrong queue");
     queue.ack(&delivery.ack_id).await.unwrap();
     assert!(is_invalid_ack_id(queue.ack(&delivery.ack_id).await, &delivery.ack_id), "acked twice");
@@ -131,7 +131,7 @@ async fn a_message_is_dead_lettered_after_max_receives_and_starts_over_there() {
     assert_eq!(broker.stats("q-dlq"), stats(0, 0, 0), "moved on the next receive, like SQS");
 
     // A receiver long-polling the dead-letter queue is woken by the move.
-    broker.create_queue("q-dlq", config());
+    broker.create_queue("q-dlq", config()).unwrap();
     let dead = tokio::spawn({
         let broker = broker.clone();
         async move { receive_one(&broker, "q-dlq").await }
@@ -229,4 +229,14 @@ async fn huge_delays_are_capped_instead_of_overflowing_the_clock() {
     queue.extend(&got.ack_id, Duration::MAX).await.unwrap();
     queue.nack(&got.ack_id, Duration::MAX).await.unwrap();
     assert_eq!(broker.stats("q"), stats(0, 1, 0));
+}
+
+#[test]
+fn dead_letter_settings_that_would_lose_or_loop_messages_are_refused() {
+    let broker = MemoryBroker::new();
+    let own = QueueConfig { dead_letter: Some(("q".into(), 3)), ..config() };
+    assert!(matches!(broker.create_queue("q", own), Err(BackendError::Rejected { .. })));
+    let never = QueueConfig { dead_letter: Some(("dlq".into(), 0)), ..config() };
+    assert!(matches!(broker.create_queue("q", never), Err(BackendError::Rejected { .. })));
+    assert_eq!(broker.stats("q"), None, "nothing was created");
 }

@@ -83,7 +83,9 @@ fn url(version: &str) -> String {
 /// A broker with `TOPIC` fanning out to `QUEUE`, whose empty receives return quickly.
 fn broker() -> MemoryBroker {
     let broker = MemoryBroker::new();
-    broker.create_queue(QUEUE, QueueConfig { receive_wait: Duration::from_millis(20), ..QueueConfig::default() });
+    broker
+        .create_queue(QUEUE, QueueConfig { receive_wait: Duration::from_millis(20), ..QueueConfig::default() })
+        .unwrap();
     broker.subscribe(TOPIC, QUEUE);
     broker
 }

@@ -66,7 +66,7 @@ const LINT: &[Step] = &[
 const TEST: &[Step] = &[
     Step { args: &["test", "--workspace", "--all-features", "--no-fail-fast"], env: &[] },
     Step { args: &["doc", "--workspace", "--no-deps", "--all-features"], env: &[("RUSTDOCFLAGS", "-D warnings")] },
-    Step { args: &["run", "-p", "owlpost-e2e", "--example", "quickstart"], env: &[] },
+    Step { args: &["run", "-p", "owlpost-e2e", "--all-features", "--example", "quickstart"], env: &[] },
 ];
 
 const BLESS: &[Step] = &[
