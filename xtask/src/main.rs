@@ -4,6 +4,7 @@
 //!   suite with the broker emulators started, the docs, and the README's quickstart.
 //! * `bless`: rewrites the golden files (generated code of the fixture schemas, and the
 //!   expected compiler errors of the compile-fail cases) after an intended change.
+//! * `bench`: the criterion benchmarks (publish and consume paths next to their baselines).
 //! * `emulators`: starts the broker emulators and keeps them running until Ctrl-C, with
 //!   the environment to export for running backend tests by hand.
 
@@ -19,9 +20,10 @@ fn main() -> ExitCode {
         Some("ci") => ci(&root),
         Some("bless") => cargo_steps(BLESS, &[]),
         Some("emulators") => serve_emulators(&root),
+        Some("bench") => cargo_steps(BENCH, &[]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|bless|emulators>\n  ci         format, lint, test (with emulators), docs, quickstart\n  bless      rewrite golden files\n  emulators  run the broker emulators until Ctrl-C"
+                "usage: cargo xtask <ci|bless|bench|emulators>\n  ci         format, lint, test (with emulators), docs, quickstart\n  bless      rewrite golden files\n  bench      criterion benchmarks of the publish and consume paths\n  emulators  run the broker emulators until Ctrl-C"
             );
             return ExitCode::from(2);
         }
@@ -68,6 +70,8 @@ const TEST: &[Step] = &[
     Step { args: &["doc", "--workspace", "--no-deps", "--all-features"], env: &[("RUSTDOCFLAGS", "-D warnings")] },
     Step { args: &["run", "-p", "owlpost-e2e", "--all-features", "--example", "quickstart"], env: &[] },
 ];
+
+const BENCH: &[Step] = &[Step { args: &["bench", "-p", "owlpost", "--bench", "pipeline"], env: &[] }];
 
 const BLESS: &[Step] = &[
     Step { args: &["test", "-p", "owlpost-codegen", "--test", "golden"], env: &[("OWLPOST_BLESS", "1")] },
