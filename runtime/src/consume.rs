@@ -25,6 +25,7 @@ pub type HandlerResult = Result<(), HandlerError>;
 
 /// A handler's way of saying the message was not handled. Any `std::error::Error` converts
 /// into [`HandlerError::Failed`] with `?`.
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum HandlerError {
     /// Not now: redeliver after `after`, without logging an error.
@@ -42,16 +43,6 @@ impl HandlerError {
     /// A failure described by a message.
     pub fn failed(message: impl fmt::Display) -> Self {
         Self::Failed(message.to_string().into())
-    }
-}
-
-impl fmt::Debug for HandlerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Retry { after } => f.debug_struct("Retry").field("after", after).finish(),
-            Self::Ignore => f.write_str("Ignore"),
-            Self::Failed(error) => f.debug_tuple("Failed").field(error).finish(),
-        }
     }
 }
 
@@ -174,12 +165,13 @@ struct Route {
 /// Maps (message type, major) to handlers. Generated `register_<type>()` functions fill it.
 #[derive(Default)]
 pub struct Router {
-    routes: HashMap<(String, u32), Route>,
+    routes: HashMap<String, HashMap<u32, Route>>,
 }
 
 impl fmt::Debug for Router {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut keys: Vec<_> = self.routes.keys().collect();
+        let mut keys: Vec<_> =
+            self.routes.iter().flat_map(|(t, majors)| majors.keys().map(move |major| (t, major))).collect();
         keys.sort();
         f.debug_struct("Router").field("routes", &keys).finish()
     }
@@ -208,57 +200,64 @@ impl Router {
                 Received { data, version: inbound.version, metadata: inbound.metadata, provider: inbound.provider };
             Ok(Box::pin(handler(received)) as BoxFuture<'static, HandlerResult>)
         });
-        self.routes.insert((M::MESSAGE_TYPE.to_owned(), M::MAJOR), Route { schema: M::schema(), handler: erased });
+        let route = Route { schema: M::schema(), handler: erased };
+        self.routes.entry(M::MESSAGE_TYPE.to_owned()).or_default().insert(M::MAJOR, route);
         self
     }
 
     /// Whether a handler is registered for this message type and major.
     pub fn handles(&self, message_type: &str, major: u32) -> bool {
-        self.routes.contains_key(&(message_type.to_owned(), major))
+        self.routes.get(message_type).is_some_and(|majors| majors.contains_key(&major))
     }
 
     /// Decodes, validates and routes one message, runs its handler (catching panics) and
     /// says what should become of it. Does not talk to the broker.
-    pub async fn dispatch(&self, message: &WireMessage, provider: ProviderMetadata) -> (Option<Metadata>, Outcome) {
+    pub async fn dispatch(&self, message: &WireMessage, provider: ProviderMetadata) -> Processed {
+        let report = |id, message_type, outcome| Processed { id, message_type, outcome, settle_error: None };
         let (metadata, data) = match wire::decode(message) {
             Ok(decoded) => decoded,
-            Err(e) => return (None, Outcome::Rejected(e.into())),
+            Err(e) => return report(None, None, Outcome::Rejected(e.into())),
         };
-        let handler = match self.resolve(&metadata, data, provider) {
-            Ok(call) => call,
-            Err(e) => return (Some(metadata), Outcome::Rejected(e)),
+        let id = Some(metadata.id.clone());
+        let Some(url) = SchemaUrl::parse(&metadata.schema) else {
+            return report(id, None, Outcome::Rejected(ConsumeError::SchemaUrl { found: metadata.schema }));
         };
-        (Some(metadata), run_handler(handler).await)
+        let message_type = Some(url.message_type.clone());
+        let outcome = match self.resolve(url, metadata, data, provider) {
+            Ok(handler) => run_handler(handler).await,
+            Err(outcome) => outcome,
+        };
+        report(id, message_type, outcome)
     }
 
+    /// The handler's future for a decoded message, or the outcome when there is none to run.
     fn resolve(
         &self,
-        metadata: &Metadata,
+        url: SchemaUrl,
+        metadata: Metadata,
         data: Value,
         provider: ProviderMetadata,
-    ) -> Result<BoxFuture<'static, HandlerResult>, ConsumeError> {
-        let url = SchemaUrl::parse(&metadata.schema)
-            .ok_or_else(|| ConsumeError::SchemaUrl { found: metadata.schema.clone() })?;
-        let route = self.routes.get(&(url.message_type.clone(), url.version.major)).ok_or_else(|| {
-            ConsumeError::UnknownMessage {
-                message_type: url.message_type.clone(),
-                major: url.version.major,
-                schema_url: metadata.schema.clone(),
-            }
-        })?;
-        if url.root != route.schema.root() {
-            return Err(ConsumeError::ForeignSchema {
+    ) -> Result<BoxFuture<'static, HandlerResult>, Outcome> {
+        let reject = |error| Outcome::Rejected(error);
+        let Some(route) = self.routes.get(&url.message_type).and_then(|majors| majors.get(&url.version.major)) else {
+            return Err(reject(ConsumeError::UnknownMessage {
                 message_type: url.message_type,
-                schema_url: metadata.schema.clone(),
+                major: url.version.major,
+                schema_url: metadata.schema,
+            }));
+        };
+        if url.root != route.schema.root() {
+            return Err(reject(ConsumeError::ForeignSchema {
+                message_type: url.message_type,
+                schema_url: metadata.schema,
                 root: route.schema.root().to_owned(),
-            });
+            }));
         }
-        route.schema.validate(&url.message_type, url.version, &data)?;
-        let inbound = Inbound { data, version: url.version, metadata: metadata.clone(), provider };
+        route.schema.validate(&url.message_type, url.version, &data).map_err(|e| reject(e.into()))?;
+        let inbound = Inbound { data, version: url.version, metadata, provider };
         match catch_unwind(AssertUnwindSafe(|| (route.handler)(inbound))) {
-            Ok(result) => result,
-            // Re-raised inside the future so that `run_handler` reports it like any panic.
-            Err(panic) => Ok(Box::pin(async move { std::panic::resume_unwind(panic) })),
+            Ok(handler) => handler.map_err(reject),
+            Err(panic) => Err(Outcome::Panicked { message: panic_message(&*panic) }),
         }
     }
 }
@@ -339,11 +338,10 @@ impl Consumer {
 
     async fn process(&self, delivery: Delivery) -> Processed {
         let Delivery { ack_id, message, provider } = delivery;
-        let (metadata, outcome) = self.router.dispatch(&message, provider).await;
-        let id = metadata.as_ref().map(|m| m.id.clone());
-        let message_type = metadata.as_ref().and_then(|m| SchemaUrl::parse(&m.schema)).map(|u| u.message_type);
-        log_outcome(id.as_deref(), message_type.as_deref(), &outcome);
-        let settled = match &outcome {
+        let mut processed = self.router.dispatch(&message, provider).await;
+        let (id, message_type) = (processed.id.as_deref(), processed.message_type.as_deref());
+        log_outcome(id, message_type, &processed.outcome);
+        let settled = match &processed.outcome {
             Outcome::Acked | Outcome::Ignored => self.source.ack(&ack_id).await,
             Outcome::Retry { after } => self.source.nack(&ack_id, *after).await,
             Outcome::Failed { .. } | Outcome::Panicked { .. } | Outcome::Rejected(_) => {
@@ -353,7 +351,8 @@ impl Consumer {
         if let Err(e) = &settled {
             tracing::error!(id, message_type, error = %e, "could not settle message with the broker");
         }
-        Processed { id, message_type, outcome, settle_error: settled.err() }
+        processed.settle_error = settled.err();
+        processed
     }
 
     /// Polls until `shutdown` completes, then returns after the batch in hand is settled.

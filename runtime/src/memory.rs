@@ -225,6 +225,7 @@ impl MemoryBroker {
         Ok(Taken { deliveries, next_change, wait })
     }
 
+    /// Takes an in-flight message out and hands it to `settle` (which may put it back).
     fn settle(
         &self,
         name: &str,
@@ -318,19 +319,9 @@ impl Source for MemoryQueue {
 
     fn extend<'a>(&'a self, ack_id: &'a str, by: Duration) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
-            let mut state = self.broker.state();
-            let now = Instant::now();
-            let queue = state
-                .queues
-                .get_mut(&self.name)
-                .ok_or_else(|| BackendError::QueueNotFound { queue: self.name.clone() })?;
-            queue.expire(now);
-            let (_, deadline) = queue
-                .in_flight
-                .get_mut(ack_id)
-                .ok_or_else(|| BackendError::InvalidAckId { ack_id: ack_id.to_owned() })?;
-            *deadline = later(now, by);
-            Ok(())
+            self.broker.settle(&self.name, ack_id, |queue, stored, now| {
+                queue.in_flight.insert(ack_id.to_owned(), (stored, later(now, by)));
+            })
         })
     }
 }

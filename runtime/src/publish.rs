@@ -191,7 +191,10 @@ impl Publisher {
                 Err(error) => results.push(Some(Err(error))),
             }
         }
-        let sent = self.backend.publish_batch(&topic, &wires).await;
+        let mut sent = self.backend.publish_batch(&topic, &wires).await;
+        sent.resize_with(wires.len(), || {
+            Err(BackendError::Unavailable { reason: "the backend returned no result for this message".into() })
+        });
         let message_type = <O::Message as Message>::MESSAGE_TYPE;
         for (((slot, id), wire), outcome) in slots.into_iter().zip(ids).zip(wires).zip(sent) {
             results[slot] = Some(match outcome {
@@ -204,16 +207,8 @@ impl Publisher {
                 }),
             });
         }
-        let missing = || {
-            let source = BackendError::Unavailable { reason: "the backend returned no result for this message".into() };
-            Err(PublishError::Backend {
-                message_type: message_type.to_owned(),
-                topic: topic.clone(),
-                message: Box::default(),
-                source,
-            })
-        };
-        results.into_iter().map(|r| r.unwrap_or_else(missing)).collect()
+        // Every slot is filled: validation failures above, broker results here.
+        results.into_iter().flatten().collect()
     }
 
     fn topic_of<M: Message>(&self) -> &str {
