@@ -83,6 +83,20 @@ pub enum ProviderMetadata {
         /// `ApproximateFirstReceiveTimestamp`, epoch milliseconds.
         first_receive_timestamp: Option<i64>,
     },
+    /// Delivered by Google Cloud Pub/Sub.
+    Gcp {
+        /// The ack id Pub/Sub gave this delivery.
+        ack_id: String,
+        /// The subscription it came from (`projects/<project>/subscriptions/<id>`).
+        subscription: String,
+        /// Pub/Sub's message id.
+        message_id: String,
+        /// When Pub/Sub received the message, epoch milliseconds.
+        publish_time: Option<i64>,
+        /// Deliveries so far, this one included; Pub/Sub only counts on subscriptions with a
+        /// dead-letter policy.
+        delivery_attempt: Option<u32>,
+    },
     /// No broker involved (a message handed to a handler directly, e.g. in tests).
     None,
 }
@@ -92,9 +106,19 @@ impl ProviderMetadata {
     pub fn delivery_attempt(&self) -> Option<u32> {
         match self {
             Self::Memory { receive_count, .. } | Self::Aws { receive_count, .. } => Some(*receive_count),
+            Self::Gcp { delivery_attempt, .. } => *delivery_attempt,
             Self::None => None,
         }
     }
+}
+
+/// What a dead-letter re-queue did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requeued {
+    /// Messages sent back to the queue and removed from the dead-letter queue.
+    pub moved: usize,
+    /// Messages that could not be moved, with the reason; they stay in the dead-letter queue.
+    pub failed: Vec<String>,
 }
 
 /// A broker operation that failed.

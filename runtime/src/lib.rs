@@ -17,13 +17,15 @@
 pub mod aws;
 pub mod backend;
 pub mod consume;
+#[cfg(feature = "gcp")]
+pub mod gcp;
 pub mod memory;
 pub mod message;
 pub mod publish;
 pub mod schema;
 pub mod wire;
 
-pub use backend::{BackendError, Delivery, ProviderMetadata, PublishBackend, Source};
+pub use backend::{BackendError, Delivery, ProviderMetadata, PublishBackend, Requeued, Source};
 pub use consume::{ConsumeError, Consumer, HandlerError, HandlerResult, Outcome, Processed, Router};
 pub use message::{IntoOutgoing, Message, Metadata, Outgoing, Received};
 pub use publish::{DynamicMessage, PublishError, Published, Publisher};

@@ -17,7 +17,7 @@ use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 
 pub use provision::Provisioning;
 pub use sns::SnsPublisher;
-pub use sqs::{Requeued, SqsQueue};
+pub use sqs::SqsQueue;
 
 use crate::backend::BackendError;
 

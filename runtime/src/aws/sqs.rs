@@ -10,7 +10,7 @@ use aws_sdk_sqs::types::{
 use serde::Deserialize;
 
 use super::{Aws, MAX_BATCH, dead_letter_queue_name, queue_name, sdk_error, secs};
-use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Source};
+use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Requeued, Source};
 use crate::wire::WireMessage;
 
 /// The consumer's handle on one queue, `HEDWIG-<QUEUE>`.
@@ -20,15 +20,6 @@ pub struct SqsQueue {
     name: String,
     url: String,
     wait: Duration,
-}
-
-/// What [`SqsQueue::requeue_dead_letters`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Requeued {
-    /// Messages sent back to the queue and deleted from the dead-letter queue.
-    pub moved: usize,
-    /// Messages that could not be moved; they stay in the dead-letter queue.
-    pub failed: Vec<String>,
 }
 
 impl SqsQueue {
