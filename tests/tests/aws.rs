@@ -1,16 +1,14 @@
 //! SNS → SQS against a local emulator (ministack, started by `cargo xtask ci`), through the
 //! generated API. Every test provisions its own uniquely named topics and queue.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use owlpost::aws::{Aws, AwsSettings, Provisioning, SqsQueue};
-use owlpost::{
-    BackendError, Consumer, HandlerError, HandlerResult, Outgoing, ProviderMetadata, PublishBackend, PublishError,
-    Publisher, Received, Router, Source, WireMessage,
-};
+use owlpost::{BackendError, Outgoing, ProviderMetadata, PublishBackend, PublishError, Publisher, Source, WireMessage};
 use owlpost_e2e::messages::*;
+use support::{Recorder, consumer, drain, dynamic, receive_one, unique, user};
 
 /// The emulator's account, and a check that the tests talk to an emulator, not to AWS.
 fn account() -> String {
@@ -20,13 +18,6 @@ fn account() -> String {
         "AWS tests run against a local emulator: use `cargo xtask ci`, or `cargo xtask emulators` and export what it prints"
     );
     std::env::var("OWLPOST_TEST_AWS_ACCOUNT").unwrap_or_else(|_| "000000000000".into())
-}
-
-/// A name no other test (or earlier run) uses.
-fn unique(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix}-{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A provisioned queue consuming one fresh topic, the `user-created` v1 route to it, and handles.
@@ -48,53 +39,6 @@ async fn setup(configure: impl FnOnce(&mut Provisioning)) -> Setup {
     let queue = aws.queue(&plan.queue).await.unwrap().with_wait_time(Duration::from_secs(1));
     let publisher = Publisher::new("aws-e2e", aws.publisher()).with_route("user-created", 1, topic.clone());
     Setup { aws, topic, queue, publisher }
-}
-
-fn user(id: u32) -> UserCreatedV1 {
-    UserCreatedV1 {
-        user_id: format!("U_{id}").parse().unwrap(),
-        email: format!("u{id}@example.com"),
-        plan: Plan::Pro,
-        referrer: None,
-    }
-}
-
-/// A handled message with its user id.
-type Seen = (String, Received<UserCreatedV1>);
-
-/// Records what arrives; fails the first `fail_first` deliveries.
-#[derive(Clone, Default)]
-struct Recorder {
-    seen: Arc<Mutex<Vec<Seen>>>,
-    fail_first: Arc<AtomicU32>,
-}
-
-impl UserCreatedHandler for Recorder {
-    async fn user_created_v1(&self, message: Received<UserCreatedV1>) -> HandlerResult {
-        if self.fail_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-            return Err(HandlerError::failed("not yet"));
-        }
-        self.seen.lock().unwrap().push(((*message.data.user_id).clone(), message));
-        Ok(())
-    }
-    async fn user_created_v2(&self, _: Received<UserCreatedV2>) -> HandlerResult {
-        Err(HandlerError::failed("unexpected v2"))
-    }
-}
-
-fn consumer(queue: &SqsQueue, recorder: &Recorder) -> Consumer {
-    let mut router = Router::new();
-    register_user_created(&mut router, recorder.clone());
-    Consumer::new(queue.clone(), router)
-}
-
-/// Polls until `count` messages were handled (or 30 s passed).
-async fn drain(consumer: &Consumer, recorder: &Recorder, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while recorder.seen.lock().unwrap().len() < count {
-        assert!(Instant::now() < deadline, "only {} of {count} handled", recorder.seen.lock().unwrap().len());
-        consumer.poll().await.unwrap();
-    }
 }
 
 #[tokio::test]
@@ -130,7 +74,7 @@ async fn batch_publishing_sends_every_message_once() {
     let started = Instant::now();
     drain(&consumer(&s.queue, &recorder), &recorder, 25).await;
     let consumed = started.elapsed();
-    let mut ids: Vec<_> = recorder.seen.lock().unwrap().iter().map(|(id, _)| id.clone()).collect();
+    let mut ids = recorder.user_ids();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 25);
@@ -172,16 +116,6 @@ async fn base64_bodies_are_consumed_and_binary_bodies_sent_as_base64() {
     s.queue.ack(&got.ack_id).await.unwrap();
 }
 
-fn dynamic(data: &UserCreatedV1) -> owlpost::DynamicMessage {
-    owlpost::DynamicMessage {
-        message_type: "user-created".into(),
-        version: owlpost::Version::new(1, 0),
-        data: serde_json::to_value(data).unwrap(),
-        id: None,
-        headers: Default::default(),
-    }
-}
-
 /// Standard base64 with a newline every 76 characters, as Python's `base64.encodebytes`.
 fn base64_lines(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -195,21 +129,11 @@ fn base64_lines(bytes: &[u8]) -> String {
     out.as_bytes().chunks(76).map(|line| format!("{}\n", String::from_utf8_lossy(line))).collect()
 }
 
-async fn receive_one(queue: &SqsQueue) -> owlpost::Delivery {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(delivery) = queue.receive(1).await.unwrap().into_iter().next() {
-            return delivery;
-        }
-        assert!(Instant::now() < deadline, "nothing received");
-    }
-}
-
 #[tokio::test]
 async fn a_failed_message_is_redelivered_with_receive_count_two() {
     let s = setup(|_| {}).await;
     publish_user_created(&s.publisher, user(4)).await.unwrap();
-    let recorder = Recorder { fail_first: Arc::new(AtomicU32::new(1)), ..Recorder::default() };
+    let recorder = Recorder::failing_first(1);
     drain(&consumer(&s.queue, &recorder), &recorder, 1).await;
     assert_eq!(recorder.seen.lock().unwrap()[0].1.provider.delivery_attempt(), Some(2));
 }

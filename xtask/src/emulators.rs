@@ -1,5 +1,6 @@
-//! Local broker emulators for the backend tests: ministack (SNS + SQS) from PyPI, installed
-//! into `.venv` on first use and started on loopback only.
+//! Local broker emulators for the backend tests, started on loopback only: ministack (SNS +
+//! SQS) from PyPI, installed into `.venv` on first use, and Google's Pub/Sub emulator, which
+//! the machine image ships (Debian package `google-cloud-cli-pubsub-emulator`, needs Java).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -11,6 +12,10 @@ use std::time::{Duration, Instant};
 const MINISTACK: &str = "ministack==1.5.33";
 /// Where ministack listens.
 pub const AWS_PORT: u16 = 4566;
+/// The Pub/Sub emulator's launcher (it execs java, so its process is the server).
+const PUBSUB_EMULATOR: &str = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator";
+/// Where the Pub/Sub emulator listens.
+pub const PUBSUB_PORT: u16 = 8085;
 
 /// The environment the tests need to reach the emulators.
 pub fn test_env() -> Vec<(&'static str, String)> {
@@ -20,6 +25,8 @@ pub fn test_env() -> Vec<(&'static str, String)> {
         ("AWS_ACCESS_KEY_ID", "test".into()),
         ("AWS_SECRET_ACCESS_KEY", "test".into()),
         ("OWLPOST_TEST_AWS_ACCOUNT", "000000000000".into()),
+        ("PUBSUB_EMULATOR_HOST", format!("127.0.0.1:{PUBSUB_PORT}")),
+        ("OWLPOST_TEST_GCP_PROJECT", "owlpost-test".into()),
     ]
 }
 
@@ -43,23 +50,40 @@ pub fn start(root: &Path) -> Result<Emulators, String> {
     let mut emulators = Emulators { children: Vec::new() };
     if !healthy(AWS_PORT, "/_ministack/health") {
         let ministack = install_ministack(root)?;
-        let log =
-            std::fs::File::create(root.join("target/ministack.log")).map_err(|e| format!("ministack log: {e}"))?;
-        let child = Command::new(&ministack)
-            .env("BIND_HOST", "127.0.0.1")
-            .env("GATEWAY_PORT", AWS_PORT.to_string())
-            .env("SERVICES", "sqs,sns")
+        let mut command = Command::new(&ministack);
+        command.env("BIND_HOST", "127.0.0.1").env("GATEWAY_PORT", AWS_PORT.to_string()).env("SERVICES", "sqs,sns");
+        emulators.spawn(root, "ministack", command, AWS_PORT, "/_ministack/health")?;
+    }
+    eprintln!("xtask: ministack (SNS+SQS) on 127.0.0.1:{AWS_PORT}");
+    if !healthy(PUBSUB_PORT, "/") {
+        if !Path::new(PUBSUB_EMULATOR).exists() {
+            return Err(format!(
+                "the Pub/Sub emulator is missing ({PUBSUB_EMULATOR}): install Debian's google-cloud-cli-pubsub-emulator"
+            ));
+        }
+        let mut command = Command::new(PUBSUB_EMULATOR);
+        command.arg("--host=127.0.0.1").arg(format!("--port={PUBSUB_PORT}"));
+        emulators.spawn(root, "pubsub-emulator", command, PUBSUB_PORT, "/")?;
+    }
+    eprintln!("xtask: Pub/Sub emulator on 127.0.0.1:{PUBSUB_PORT}");
+    Ok(emulators)
+}
+
+impl Emulators {
+    /// Starts `command` with its output in `target/<name>.log` and waits until it answers.
+    fn spawn(&mut self, root: &Path, name: &str, mut command: Command, port: u16, health: &str) -> Result<(), String> {
+        let log_path = root.join(format!("target/{name}.log"));
+        let log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", ministack.display()))?;
-        emulators.children.push(child);
-        wait_healthy(AWS_PORT, "/_ministack/health", Duration::from_secs(60))
-            .map_err(|e| format!("ministack did not start ({e}); see target/ministack.log"))?;
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        self.children.push(child);
+        wait_healthy(port, health, Duration::from_secs(60))
+            .map_err(|e| format!("{name} did not start ({e}); see {}", log_path.display()))
     }
-    eprintln!("xtask: ministack (SNS+SQS) on 127.0.0.1:{AWS_PORT}");
-    Ok(emulators)
 }
 
 /// `.venv/bin/ministack`, creating the virtualenv and installing ministack when missing.

@@ -1,0 +1,391 @@
+//! Google Cloud Pub/Sub against the official emulator (started by `cargo xtask ci`), through
+//! the generated API. Every test provisions its own uniquely named topics and subscriptions,
+//! and every consumer streams from fresh subscriptions (see the emulator's known bug in
+//! shared/EMULATORS.md).
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use owlpost::gcp::{
+    BatchSettings, ConsumedTopic, Gcp, GcpSettings, MAX_MESSAGE_BYTES, Provisioning, PubSubSource, SubscribeSettings,
+    topic_path,
+};
+use owlpost::{
+    BackendError, HandlerResult, Outgoing, ProviderMetadata, PublishBackend, PublishError, Publisher, Received, Router,
+    Source, WireMessage,
+};
+use owlpost_e2e::fixtures::hedwig_reference;
+use owlpost_e2e::messages::*;
+use support::{Recorder, consumer, drain, dynamic, receive_one, unique, user};
+
+/// The emulator's `host:port`, checked to be local: the tests never talk to Google.
+fn emulator() -> String {
+    let host = std::env::var("PUBSUB_EMULATOR_HOST").unwrap_or_default();
+    assert!(
+        host.starts_with("127.0.0.1:"),
+        "Pub/Sub tests run against the local emulator: use `cargo xtask ci`, or `cargo xtask emulators` and export what it prints"
+    );
+    host
+}
+
+fn project() -> String {
+    emulator();
+    std::env::var("OWLPOST_TEST_GCP_PROJECT").unwrap_or_else(|_| "owlpost-test".into())
+}
+
+/// Receives return after 1 s without messages, so tests notice quickly.
+fn quick() -> SubscribeSettings {
+    SubscribeSettings { wait: Duration::from_secs(1), ..SubscribeSettings::default() }
+}
+
+/// A provisioned queue consuming one fresh topic, the `user-created` v1 route to it, a source
+/// on the queue's subscriptions and handles.
+struct Setup {
+    gcp: Gcp,
+    topic: String,
+    plan: Provisioning,
+    source: PubSubSource,
+    publisher: Publisher,
+}
+
+async fn setup(configure: impl FnOnce(&mut Provisioning)) -> Setup {
+    setup_with(configure, quick()).await
+}
+
+async fn setup_with(configure: impl FnOnce(&mut Provisioning), settings: SubscribeSettings) -> Setup {
+    let gcp = Gcp::from_env(project()).await.unwrap();
+    let topic = unique("t");
+    let mut plan = Provisioning::new(unique("q"));
+    plan.consumes.push(ConsumedTopic::new(&topic));
+    configure(&mut plan);
+    gcp.provision(&plan).await.expect("provisioning");
+    gcp.provision(&plan).await.expect("provisioning is idempotent");
+    let source = gcp.consumer_source(&plan.queue, &plan.consumes, settings).await.unwrap();
+    let publisher = Publisher::new("gcp-e2e", gcp.publisher()).with_route("user-created", 1, topic.clone());
+    Setup { gcp, topic, plan, source, publisher }
+}
+
+#[tokio::test]
+async fn generated_publish_reaches_the_typed_handler_through_pubsub() {
+    let s = setup(|_| {}).await;
+    let sent = publish_user_created(&s.publisher, Outgoing::new(user(1)).header("request_id", "r-1")).await.unwrap();
+    assert_eq!(sent.topic, s.topic);
+    let recorder = Recorder::default();
+    drain(&consumer(&s.source, &recorder), &recorder, 1).await;
+    let seen = recorder.seen.lock().unwrap();
+    let message = &seen[0].1;
+    assert_eq!(seen[0].0, "U_1");
+    assert_eq!(serde_json::to_value(&message.data).unwrap(), serde_json::to_value(user(1)).unwrap());
+    assert_eq!(message.metadata.id, sent.id);
+    assert_eq!(message.metadata.publisher, "gcp-e2e");
+    assert_eq!(message.metadata.headers.len(), 1, "hedwig_encoding is not a header: {:?}", message.metadata.headers);
+    assert_eq!(message.metadata.headers.get("request_id").map(String::as_str), Some("r-1"));
+    let ProviderMetadata::Gcp { ack_id, subscription, message_id, publish_time, delivery_attempt } = &message.provider
+    else {
+        panic!("expected Pub/Sub metadata, got {:?}", message.provider)
+    };
+    assert!(!ack_id.is_empty() && !message_id.is_empty());
+    let expected = s.gcp.subscription_path(&format!("hedwig-{}-{}", s.plan.queue, s.topic));
+    assert_eq!(subscription, &expected);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    assert!(publish_time.is_some_and(|t| (now - t).abs() < 60_000), "{publish_time:?} vs {now}");
+    assert_eq!(*delivery_attempt, Some(1), "the subscription has a dead-letter policy, so attempts are counted");
+}
+
+#[tokio::test]
+async fn json_is_published_with_hedwig_encoding_utf8() {
+    let s = setup(|_| {}).await;
+    publish_user_created(&s.publisher, user(2)).await.unwrap();
+    let delivery = receive_one(&s.source).await;
+    assert_eq!(delivery.message.attributes.get("hedwig_encoding").map(String::as_str), Some("utf8"));
+    assert_eq!(delivery.message.body, serde_json::to_vec(&user(2)).unwrap());
+    s.source.ack(&delivery.ack_id).await.unwrap();
+}
+
+#[tokio::test]
+async fn batch_publishing_sends_every_message_once() {
+    let s = setup(|_| {}).await;
+    let batching = BatchSettings { max_messages: 40, ..BatchSettings::default() };
+    let publisher =
+        Publisher::new("gcp-e2e", s.gcp.publisher().with_batching(batching)).with_route("user-created", 1, &s.topic);
+    let started = Instant::now();
+    let results = publisher.publish_batch((0..200).map(user)).await;
+    let published = started.elapsed();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 200, "{:?}", results.iter().find(|r| r.is_err()));
+    let recorder = Recorder::default();
+    let started = Instant::now();
+    drain(&consumer(&s.source, &recorder), &recorder, 200).await;
+    let consumed = started.elapsed();
+    let mut ids = recorder.user_ids();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 200);
+    eprintln!(
+        "figures (Pub/Sub emulator, debug build): published 200 in {published:?} ({:.0} msg/s), consumed 200 in {consumed:?} ({:.0} msg/s)",
+        200.0 / published.as_secs_f64(),
+        200.0 / consumed.as_secs_f64()
+    );
+}
+
+/// What the `hedwig_reference` fixture's handler saw.
+#[derive(Clone, Default)]
+struct ReferenceRecorder(Arc<Mutex<Vec<Received<hedwig_reference::UserCreatedV1>>>>);
+
+impl hedwig_reference::UserCreatedHandler for ReferenceRecorder {
+    async fn user_created_v1(&self, message: Received<hedwig_reference::UserCreatedV1>) -> HandlerResult {
+        self.0.lock().unwrap().push(message);
+        Ok(())
+    }
+}
+
+/// Publishes through the emulator's REST API, as a client that is not owlpost would.
+fn rest_publish(topic_path: &str, data: &[u8], attributes: &serde_json::Value) {
+    use base64::Engine;
+    let body = serde_json::json!({"messages": [{
+        "data": base64::engine::general_purpose::STANDARD.encode(data),
+        "attributes": attributes,
+    }]})
+    .to_string();
+    let host = emulator();
+    let mut stream = TcpStream::connect(&host).unwrap();
+    write!(
+        stream,
+        "POST /v1/{topic_path}:publish HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // The emulator keeps the connection open: read the status line, not to the end.
+    let mut response = [0u8; 512];
+    let read = stream.read(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response[..read]);
+    assert!(response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"), "{response}");
+}
+
+/// The reference library's Pub/Sub captures, published byte for byte as captured, and again
+/// without `hedwig_encoding` (as hedwig-go and hedwig-rust send), reach the typed handler
+/// with what the reference consumed.
+#[tokio::test]
+async fn reference_captures_are_consumed_with_and_without_hedwig_encoding() {
+    let s = setup(|_| {}).await;
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime/tests/fixtures/wire-samples");
+    let mut expected = Vec::new();
+    for name in ["pubsub-attributes-mode.json", "pubsub-container-mode.json"] {
+        let sample: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(format!("{samples}/{name}")).unwrap()).unwrap();
+        let raw = &sample["raw_wire_message"];
+        let data = raw["data"].as_str().unwrap().as_bytes();
+        assert_eq!(raw["attributes"]["hedwig_encoding"], "utf8", "{name}");
+        rest_publish(&s.gcp.topic_path(&s.topic), data, &raw["attributes"]);
+        let mut without = raw["attributes"].clone();
+        without.as_object_mut().unwrap().remove("hedwig_encoding");
+        rest_publish(&s.gcp.topic_path(&s.topic), data, &without);
+        expected.extend([sample["consumed"][0].clone(), sample["consumed"][0].clone()]);
+    }
+    let recorder = ReferenceRecorder::default();
+    let mut router = Router::new();
+    hedwig_reference::register_user_created(&mut router, recorder.clone());
+    let consumer = owlpost::Consumer::new(s.source.clone(), router);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while recorder.0.lock().unwrap().len() < expected.len() {
+        assert!(Instant::now() < deadline, "only {} of {} consumed", recorder.0.lock().unwrap().len(), expected.len());
+        for processed in consumer.poll().await.unwrap() {
+            assert!(processed.outcome.is_acked(), "{processed:?}");
+        }
+    }
+    let mut seen: Vec<serde_json::Value> = recorder
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "id": m.metadata.id,
+                "publisher": m.metadata.publisher,
+                "headers": m.metadata.headers,
+                "data": m.data,
+                "timestamp": m.metadata.timestamp,
+            })
+        })
+        .collect();
+    let mut wanted: Vec<serde_json::Value> = expected
+        .iter()
+        .map(|c| {
+            let metadata = c["metadata"].as_str().unwrap();
+            let timestamp: i64 =
+                metadata.split("timestamp=").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+            serde_json::json!({
+                "id": c["id"],
+                "publisher": "myapp",
+                "headers": c["headers"],
+                "data": c["data"],
+                "timestamp": timestamp,
+            })
+        })
+        .collect();
+    let key = |v: &serde_json::Value| v.to_string();
+    seen.sort_by_key(key);
+    wanted.sort_by_key(key);
+    assert_eq!(seen, wanted);
+}
+
+#[tokio::test]
+async fn a_nacked_message_is_redelivered_with_delivery_attempt_two() {
+    let s = setup(|_| {}).await;
+    publish_user_created(&s.publisher, user(4)).await.unwrap();
+    let recorder = Recorder::failing_first(1);
+    drain(&consumer(&s.source, &recorder), &recorder, 1).await;
+    assert_eq!(recorder.seen.lock().unwrap()[0].1.provider.delivery_attempt(), Some(2));
+}
+
+/// Two messages with a 10 s ack deadline: the one whose lease is extended is not redelivered,
+/// the other one is (so the test can tell).
+#[tokio::test]
+async fn lease_extension_keeps_a_message_from_redelivery_past_its_ack_deadline() {
+    let deadline = Duration::from_secs(10);
+    let s =
+        setup_with(|plan| plan.ack_deadline = deadline, SubscribeSettings { ack_deadline: deadline, ..quick() }).await;
+    let source = &s.source;
+    let extended = publish_user_created(&s.publisher, user(5)).await.unwrap().id;
+    publish_user_created(&s.publisher, user(6)).await.unwrap();
+    let mut first = Vec::new();
+    while first.len() < 2 {
+        first.push(receive_one(source).await);
+    }
+    let id_of = |d: &owlpost::Delivery| d.message.attributes["hedwig_id"].clone();
+    let held = first.iter().find(|d| id_of(d) == extended).expect("the extended message");
+    let started = Instant::now();
+    source.extend(&held.ack_id, Duration::from_secs(40)).await.unwrap();
+    let mut redelivered = Vec::new();
+    while started.elapsed() < Duration::from_secs(20) {
+        redelivered.extend(source.receive(10).await.unwrap().iter().map(id_of));
+    }
+    assert!(!redelivered.contains(&extended), "redelivered although extended: {redelivered:?}");
+    assert_eq!(
+        redelivered.len(),
+        1,
+        "the message that was not extended comes back once its lease expires: {redelivered:?}"
+    );
+    source.ack(&held.ack_id).await.unwrap();
+}
+
+#[tokio::test]
+async fn poison_messages_are_dead_lettered_and_requeue_brings_them_back() {
+    let s = setup(|plan| plan.max_delivery_attempts = 5).await;
+    // Data that fails the schema, as a broken publisher might send it.
+    let mut wire = Publisher::new("bad", s.gcp.publisher()).encode(schema(), dynamic(&user(6))).unwrap();
+    wire.body = br#"{"user_id":"nope"}"#.to_vec();
+    s.gcp.publisher().publish(&s.topic, &wire).await.unwrap();
+    let recorder = Recorder::default();
+    let consumer = consumer(&s.source, &recorder);
+    let mut rejections = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rejections < 5 {
+        assert!(Instant::now() < deadline, "rejected {rejections} times");
+        rejections += consumer.poll().await.unwrap().iter().filter(|p| !p.outcome.is_acked()).count();
+    }
+    // Pub/Sub moves it to the dead-letter topic after the fifth attempt; re-queue it.
+    let mut moved = 0;
+    while moved == 0 {
+        assert!(Instant::now() < deadline, "nothing reached the dead-letter subscription");
+        let report = s.gcp.requeue_dead_letters(&s.plan.queue).await.unwrap();
+        assert!(report.failed.is_empty(), "{report:?}");
+        moved = report.moved;
+    }
+    assert_eq!(moved, 1);
+    let back = receive_one(&s.source).await;
+    let ProviderMetadata::Gcp { subscription, .. } = &back.provider else { panic!("{:?}", back.provider) };
+    assert_eq!(
+        subscription,
+        &s.gcp.subscription_path(&format!("hedwig-{}", s.plan.queue)),
+        "back on the queue's own subscription"
+    );
+    assert_eq!(back.message.body, wire.body);
+    let mut attributes = back.message.attributes.clone();
+    assert_eq!(attributes.remove("hedwig_encoding").as_deref(), Some("utf8"));
+    assert_eq!(attributes, wire.attributes, "dead-letter attributes are dropped, the rest kept");
+    s.source.ack(&back.ack_id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_topic_in_another_project_is_reached_by_its_full_name() {
+    let other_project = format!("{}-other", project());
+    let other = Gcp::from_env(&other_project).await.unwrap();
+    let topic = unique("t");
+    other.provision(&Provisioning { publishes: vec![topic.clone()], ..Provisioning::new(unique("o")) }).await.unwrap();
+    let gcp = Gcp::from_env(project()).await.unwrap();
+    let mut plan = Provisioning::new(unique("q"));
+    plan.consumes.push(ConsumedTopic::in_project(&other_project, &topic));
+    gcp.provision(&plan).await.unwrap();
+    let source = gcp.consumer_source(&plan.queue, &plan.consumes, quick()).await.unwrap();
+    let publisher =
+        Publisher::new("gcp-e2e", gcp.publisher()).with_route("user-created", 1, topic_path(&other_project, &topic));
+    publish_user_created(&publisher, user(7)).await.unwrap();
+    let recorder = Recorder::default();
+    drain(&consumer(&source, &recorder), &recorder, 1).await;
+    let provider = recorder.seen.lock().unwrap()[0].1.provider.clone();
+    let ProviderMetadata::Gcp { subscription, .. } = provider else { panic!("{provider:?}") };
+    assert_eq!(subscription, gcp.subscription_path(&format!("hedwig-{}-{other_project}-{topic}", plan.queue)));
+}
+
+#[tokio::test]
+async fn messages_over_pubsub_limits_are_refused_before_sending() {
+    let gcp = Gcp::from_env(project()).await.unwrap();
+    // The topic does not exist: a message that reached Pub/Sub would fail with TopicNotFound.
+    let publisher = Publisher::new("limits", gcp.publisher()).with_route("user-created", 1, unique("never-created"));
+    // 5 hedwig_* attributes + hedwig_encoding + 95 headers = 101.
+    let too_many = (0..95).fold(Outgoing::new(user(8)), |m, i| m.header(format!("h{i}"), "v"));
+    let error = publish_user_created(&publisher, too_many).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            PublishError::Backend { source: BackendError::LimitExceeded { max: 100, actual: 101, .. }, .. }
+        ),
+        "{error:?}"
+    );
+    let long_value = Outgoing::new(user(9)).header("trace", "x".repeat(1025));
+    let error = publish_user_created(&publisher, long_value).await.unwrap_err();
+    assert!(
+        matches!(&error, PublishError::Backend { source: BackendError::InvalidAttribute { name, .. }, .. } if name == "trace"),
+        "{error:?}"
+    );
+    let huge = UserCreatedV1 { referrer: Some("x".repeat(MAX_MESSAGE_BYTES)), ..user(10) };
+    let error = publish_user_created(&publisher, huge).await.unwrap_err();
+    assert!(
+        matches!(&error, PublishError::Backend { source: BackendError::LimitExceeded { max: MAX_MESSAGE_BYTES, actual, .. }, .. } if *actual > MAX_MESSAGE_BYTES),
+        "{error:?}"
+    );
+    // Within the limits, the same publisher reaches Pub/Sub, which says the topic is missing.
+    let error = publish_user_created(&publisher, user(11)).await.unwrap_err();
+    assert!(matches!(error, PublishError::Backend { source: BackendError::TopicNotFound { .. }, .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_emulator_is_a_retryable_error_within_bounded_time() {
+    let started = Instant::now();
+    let settings = GcpSettings { project_id: project(), emulator_host: Some("127.0.0.1:9".into()) };
+    let outcome = tokio::time::timeout(Duration::from_secs(30), Gcp::connect(settings)).await;
+    let error = outcome.expect("connecting must give up, not hang").unwrap_err();
+    assert!(matches!(error, BackendError::Unavailable { .. }) && error.is_retryable(), "{error:?}");
+    eprintln!("unreachable emulator reported in {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_missing_subscription_is_reported_when_the_source_opens() {
+    let gcp = Gcp::from_env(project()).await.unwrap();
+    let error = gcp.consumer_source(&unique("q"), &[ConsumedTopic::new("nothing")], quick()).await.unwrap_err();
+    assert!(matches!(error, BackendError::QueueNotFound { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_binary_body_is_sent_as_bytes_without_an_encoding_attribute() {
+    let s = setup(|_| {}).await;
+    let binary = WireMessage { body: vec![0xff, 0x00, 0xfe], attributes: [("k".to_owned(), "v".to_owned())].into() };
+    s.gcp.publisher().publish(&s.topic, &binary).await.unwrap();
+    let got = receive_one(&s.source).await;
+    assert_eq!(got.message, binary);
+    s.source.ack(&got.ack_id).await.unwrap();
+}

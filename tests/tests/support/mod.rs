@@ -1,0 +1,100 @@
+//! What the backend test binaries share: unique names, sample messages, a recording handler
+//! and polling helpers. Each binary uses part of it.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use owlpost::{Consumer, Delivery, HandlerError, HandlerResult, Received, Router, Source};
+use owlpost_e2e::messages::*;
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}-{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A valid `user-created` v1 message.
+pub fn user(id: u32) -> UserCreatedV1 {
+    UserCreatedV1 {
+        user_id: format!("U_{id}").parse().unwrap(),
+        email: format!("u{id}@example.com"),
+        plan: Plan::Pro,
+        referrer: None,
+    }
+}
+
+/// The same message as an untyped one, for encoding it by hand.
+pub fn dynamic(data: &UserCreatedV1) -> owlpost::DynamicMessage {
+    owlpost::DynamicMessage {
+        message_type: "user-created".into(),
+        version: owlpost::Version::new(1, 0),
+        data: serde_json::to_value(data).unwrap(),
+        id: None,
+        headers: Default::default(),
+    }
+}
+
+/// A handled message with its user id.
+pub type Seen = (String, Received<UserCreatedV1>);
+
+/// Records what arrives; fails the first `fail_first` deliveries.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    pub fail_first: Arc<AtomicU32>,
+}
+
+impl Recorder {
+    /// A recorder failing the first `n` deliveries.
+    pub fn failing_first(n: u32) -> Self {
+        Self { fail_first: Arc::new(AtomicU32::new(n)), ..Self::default() }
+    }
+
+    /// The user ids handled so far.
+    pub fn user_ids(&self) -> Vec<String> {
+        self.seen.lock().unwrap().iter().map(|(id, _)| id.clone()).collect()
+    }
+}
+
+impl UserCreatedHandler for Recorder {
+    async fn user_created_v1(&self, message: Received<UserCreatedV1>) -> HandlerResult {
+        if self.fail_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(HandlerError::failed("not yet"));
+        }
+        self.seen.lock().unwrap().push(((*message.data.user_id).clone(), message));
+        Ok(())
+    }
+    async fn user_created_v2(&self, _: Received<UserCreatedV2>) -> HandlerResult {
+        Err(HandlerError::failed("unexpected v2"))
+    }
+}
+
+/// A consumer of `source` with `recorder` as the `user-created` handler.
+pub fn consumer<S: Source + Clone>(source: &S, recorder: &Recorder) -> Consumer {
+    let mut router = Router::new();
+    register_user_created(&mut router, recorder.clone());
+    Consumer::new(source.clone(), router)
+}
+
+/// Polls until `count` messages were handled (or 30 s passed).
+pub async fn drain(consumer: &Consumer, recorder: &Recorder, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while recorder.seen.lock().unwrap().len() < count {
+        assert!(Instant::now() < deadline, "only {} of {count} handled", recorder.seen.lock().unwrap().len());
+        consumer.poll().await.unwrap();
+    }
+}
+
+/// The next delivery of `source` (within 30 s).
+pub async fn receive_one(source: &impl Source) -> Delivery {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(delivery) = source.receive(1).await.unwrap().into_iter().next() {
+            return delivery;
+        }
+        assert!(Instant::now() < deadline, "nothing received");
+    }
+}
