@@ -389,3 +389,79 @@ async fn a_binary_body_is_sent_as_bytes_without_an_encoding_attribute() {
     assert_eq!(got.message, binary);
     s.source.ack(&got.ack_id).await.unwrap();
 }
+
+/// A Pub/Sub emulator of this test's own, on a free port, killed when dropped.
+struct OwnEmulator {
+    child: std::process::Child,
+    host: String,
+}
+
+impl OwnEmulator {
+    const LAUNCHER: &str = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator";
+
+    fn start(port: u16) -> Self {
+        let child = std::process::Command::new(Self::LAUNCHER)
+            .args(["--host=127.0.0.1", &format!("--port={port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", Self::LAUNCHER));
+        let host = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(&host).is_err() {
+            assert!(Instant::now() < deadline, "the emulator on {host} did not start");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Self { child, host }
+    }
+}
+
+impl Drop for OwnEmulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The emulator goes away under an open source and comes back (empty, as emulators do): the
+/// source reports the outage as a retryable error, reopens its stream with backoff, and
+/// delivers what is published after the restart.
+#[tokio::test]
+async fn the_source_reconnects_after_the_broker_restarts() {
+    emulator();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut broker = OwnEmulator::start(port);
+    let settings = GcpSettings { project_id: project(), emulator_host: Some(broker.host.clone()) };
+    let gcp = Gcp::connect(settings).await.unwrap();
+    let mut plan = Provisioning::new(unique("q"));
+    plan.consumes.push(ConsumedTopic::new(unique("t")));
+    gcp.provision(&plan).await.unwrap();
+    let source = gcp.consumer_source(&plan.queue, &plan.consumes, quick()).await.unwrap();
+    assert!(source.receive(10).await.unwrap().is_empty());
+
+    drop(broker);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let outage = loop {
+        assert!(Instant::now() < deadline, "the outage was never reported");
+        if let Err(error) = source.receive(10).await {
+            break error;
+        }
+    };
+    assert!(outage.is_retryable(), "{outage:?}");
+
+    broker = OwnEmulator::start(port);
+    gcp.provision(&plan).await.unwrap();
+    let publisher = Publisher::new("gcp-e2e", gcp.publisher()).with_route("user-created", 1, &plan.consumes[0].topic);
+    let sent = publish_user_created(&publisher, user(12)).await.unwrap();
+    let back = loop {
+        assert!(Instant::now() < deadline, "nothing received after the restart");
+        if let Ok(batch) = source.receive(10).await
+            && let Some(delivery) = batch.into_iter().next()
+        {
+            break delivery;
+        }
+    };
+    assert_eq!(back.message.attributes.get("hedwig_id"), Some(&sent.id));
+    source.ack(&back.ack_id).await.unwrap();
+    drop(broker);
+}
