@@ -85,7 +85,8 @@ pub enum ProviderMetadata {
     },
     /// Delivered by Google Cloud Pub/Sub.
     Gcp {
-        /// The ack id Pub/Sub gave this delivery.
+        /// The ack id Pub/Sub gave this delivery (the source's [`Delivery::ack_id`] also
+        /// names the subscription; use that one to ack).
         ack_id: String,
         /// The subscription it came from (`projects/<project>/subscriptions/<id>`).
         subscription: String,

@@ -118,9 +118,15 @@ async fn batch_publishing_sends_every_message_once() {
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 200, "{:?}", results.iter().find(|r| r.is_err()));
     let recorder = Recorder::default();
     let started = Instant::now();
-    drain(&consumer(&s.source, &recorder), &recorder, 200).await;
+    let consumer = consumer(&s.source, &recorder);
+    drain(&consumer, &recorder, 200).await;
     let consumed = started.elapsed();
+    // Nothing more arrives: each message was published and delivered once.
+    for _ in 0..3 {
+        consumer.poll().await.unwrap();
+    }
     let mut ids = recorder.user_ids();
+    assert_eq!(ids.len(), 200, "handled more often than published");
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 200);
@@ -241,13 +247,14 @@ async fn a_nacked_message_is_redelivered_with_delivery_attempt_two() {
     assert_eq!(recorder.seen.lock().unwrap()[0].1.provider.delivery_attempt(), Some(2));
 }
 
-/// Two messages with a 10 s ack deadline: the one whose lease is extended is not redelivered,
-/// the other one is (so the test can tell).
+/// Two messages with a 10 s ack deadline, whose leases the source renews for 12 s at most:
+/// the one extended explicitly by 60 s is not redelivered; the other one outlives its first
+/// ack deadline and comes back only after the renewals stop (so the test can tell).
 #[tokio::test]
-async fn lease_extension_keeps_a_message_from_redelivery_past_its_ack_deadline() {
-    let deadline = Duration::from_secs(10);
-    let s =
-        setup_with(|plan| plan.ack_deadline = deadline, SubscribeSettings { ack_deadline: deadline, ..quick() }).await;
+async fn leases_are_renewed_past_the_ack_deadline_and_extended_on_request() {
+    let ack_deadline = Duration::from_secs(10);
+    let settings = SubscribeSettings { ack_deadline, max_lease: Duration::from_secs(12), ..quick() };
+    let s = setup_with(|plan| plan.ack_deadline = ack_deadline, settings).await;
     let source = &s.source;
     let extended = publish_user_created(&s.publisher, user(5)).await.unwrap().id;
     publish_user_created(&s.publisher, user(6)).await.unwrap();
@@ -255,20 +262,21 @@ async fn lease_extension_keeps_a_message_from_redelivery_past_its_ack_deadline()
     while first.len() < 2 {
         first.push(receive_one(source).await);
     }
+    let received = Instant::now();
     let id_of = |d: &owlpost::Delivery| d.message.attributes["hedwig_id"].clone();
     let held = first.iter().find(|d| id_of(d) == extended).expect("the extended message");
-    let started = Instant::now();
-    source.extend(&held.ack_id, Duration::from_secs(40)).await.unwrap();
+    source.extend(&held.ack_id, Duration::from_secs(60)).await.unwrap();
     let mut redelivered = Vec::new();
-    while started.elapsed() < Duration::from_secs(20) {
-        redelivered.extend(source.receive(10).await.unwrap().iter().map(id_of));
+    while received.elapsed() < Duration::from_secs(28) && redelivered.is_empty() {
+        for delivery in source.receive(10).await.unwrap() {
+            redelivered.push((id_of(&delivery), received.elapsed()));
+            source.ack(&delivery.ack_id).await.unwrap();
+        }
     }
-    assert!(!redelivered.contains(&extended), "redelivered although extended: {redelivered:?}");
-    assert_eq!(
-        redelivered.len(),
-        1,
-        "the message that was not extended comes back once its lease expires: {redelivered:?}"
-    );
+    assert_eq!(redelivered.len(), 1, "{redelivered:?}");
+    let (id, after) = &redelivered[0];
+    assert_ne!(id, &extended, "redelivered although extended for 60 s");
+    assert!(*after > ack_deadline + Duration::from_secs(2), "back after {after:?}: its lease was not renewed");
     source.ack(&held.ack_id).await.unwrap();
 }
 
@@ -408,11 +416,19 @@ impl OwnEmulator {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", Self::LAUNCHER));
         let host = format!("127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(&host).is_err() {
+        while !Self::answers(&host) {
             assert!(Instant::now() < deadline, "the emulator on {host} did not start");
             std::thread::sleep(Duration::from_millis(200));
         }
         Self { child, host }
+    }
+
+    /// Whether `GET /` answers 200 (the emulator's readiness check).
+    fn answers(host: &str) -> bool {
+        let Ok(mut stream) = TcpStream::connect(host) else { return false };
+        let mut response = [0u8; 16];
+        write!(stream, "GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").is_ok()
+            && stream.read(&mut response).is_ok_and(|n| String::from_utf8_lossy(&response[..n]).contains(" 200"))
     }
 }
 

@@ -91,8 +91,12 @@ impl Gcp {
         let config = ClientConfig {
             project_id: Some(settings.project_id.clone()),
             environment,
+            // HTTP/2 pings find a dead connection under an idle StreamingPull stream.
             connection_option: ConnectionOptions {
                 connect_timeout: Some(CONNECT_TIMEOUT),
+                http2_keep_alive_interval: Some(Duration::from_secs(30)),
+                keep_alive_timeout: Some(Duration::from_secs(10)),
+                keep_alive_while_idle: Some(true),
                 ..ConnectionOptions::default()
             },
             ..ClientConfig::default()
@@ -102,6 +106,7 @@ impl Gcp {
             Ok(Err(e)) => return Err(unavailable(format!("cannot connect to Pub/Sub: {e}"))),
             Err(_) => return Err(unavailable("cannot connect to Pub/Sub: timed out".into())),
         };
+        // gcloud-pubsub hands out its raw subscriber client only through a subscription handle.
         let subscriber = client.subscription("-").get_client();
         Ok(Self { project: settings.project_id, client, subscriber })
     }
@@ -200,9 +205,11 @@ pub fn dead_letter_name(queue: &str) -> String {
 
 async fn google_credentials() -> Result<Environment, BackendError> {
     let config = ClientConfig { project_id: Some(String::new()), ..ClientConfig::default() };
-    let config =
-        config.with_auth().await.map_err(|e| BackendError::Rejected { reason: format!("credentials: {e}") })?;
-    Ok(config.environment)
+    match tokio::time::timeout(RPC_TIMEOUT, config.with_auth()).await {
+        Ok(Ok(config)) => Ok(config.environment),
+        Ok(Err(e)) => Err(BackendError::Rejected { reason: format!("Google credentials: {e}") }),
+        Err(_) => Err(unavailable("Google credentials: no answer".into())),
+    }
 }
 
 fn unavailable(reason: String) -> BackendError {

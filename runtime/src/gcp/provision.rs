@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
-use gcloud_gax::grpc::Code;
-use gcloud_googleapis::pubsub::v1::{AcknowledgeRequest, DeadLetterPolicy, PubsubMessage, PullRequest, Subscription};
+use gcloud_gax::grpc::{Code, Status};
+use gcloud_googleapis::pubsub::v1::{
+    AcknowledgeRequest, DeadLetterPolicy, PubsubMessage, PullRequest, ReceivedMessage, Subscription,
+};
 
+use super::publish::{MAX_REQUEST_BYTES, TopicClient};
 use super::{
-    ConsumedTopic, Gcp, MAX_BATCH, call, dead_letter_name, deadline_secs, queue_name, status_error,
-    subscribe::SubscribeSettings,
+    ConsumedTopic, Gcp, MAX_BATCH, call, dead_letter_name, deadline_secs, queue_name, subscribe::SubscribeSettings,
 };
 use crate::backend::{BackendError, Requeued};
 
@@ -74,12 +76,7 @@ impl Gcp {
 
     async fn ensure_topic(&self, name: &str) -> Result<(), BackendError> {
         let missing = || BackendError::TopicNotFound { topic: name.to_owned() };
-        match self.client.topic(name).create(None, None).await {
-            Err(status) if status.code() != Code::AlreadyExists => {
-                Err(status_error("Pub/Sub CreateTopic", &status, missing))
-            }
-            _ => Ok(()),
-        }
+        call("Pub/Sub CreateTopic", existing_is_fine(self.client.topic(name).create(None, None)), missing).await
     }
 
     async fn ensure_subscription(
@@ -96,13 +93,9 @@ impl Gcp {
             dead_letter_policy,
             ..Default::default()
         };
+        let created = self.subscriber.create_subscription(subscription, None);
         let missing = || BackendError::TopicNotFound { topic: topic.to_owned() };
-        match self.subscriber.create_subscription(subscription, None).await {
-            Err(status) if status.code() != Code::AlreadyExists => {
-                Err(status_error("Pub/Sub CreateSubscription", &status, missing))
-            }
-            _ => Ok(()),
-        }
+        call("Pub/Sub CreateSubscription", existing_is_fine(created), missing).await
     }
 
     /// Moves every message of subscription `hedwig-<QUEUE>-dlq` to topic `hedwig-<QUEUE>`
@@ -113,7 +106,7 @@ impl Gcp {
         let dead_letters = self.subscription_path(&dead_letter_name(queue));
         let target = self.topic_path(queue);
         let mut report = Requeued::default();
-        let mut publisher = self.raw_publisher(&target);
+        let publisher = self.topic_client(&target);
         let mut empty_pulls = 0;
         // Pub/Sub may answer an immediate pull with nothing while messages remain: only a
         // few empty answers in a row end the loop.
@@ -132,34 +125,81 @@ impl Gcp {
                 continue;
             }
             empty_pulls = 0;
-            let (ack_ids, messages): (Vec<String>, Vec<PubsubMessage>) = pulled
-                .received_messages
-                .into_iter()
-                .map(|received| {
-                    let mut message = received.message.unwrap_or_default();
-                    message.attributes.retain(|name, _| !name.starts_with(DEAD_LETTER_ATTRIBUTE_PREFIX));
-                    let message =
-                        PubsubMessage { data: message.data, attributes: message.attributes, ..Default::default() };
-                    (received.ack_id, message)
-                })
-                .unzip();
-            let count = ack_ids.len();
-            let missing = || BackendError::TopicNotFound { topic: target.clone() };
-            if let Err(error) = call("Pub/Sub Publish", publisher.publish_immediately(messages, None), missing).await {
-                // They stay in the dead-letter subscription; their lease runs out.
-                report.failed.extend(std::iter::repeat_n(error.to_string(), count));
-                break;
-            }
-            let request = AcknowledgeRequest { subscription: dead_letters.clone(), ack_ids };
-            let missing = || BackendError::QueueNotFound { queue: dead_letters.clone() };
-            match call("Pub/Sub Acknowledge", self.subscriber.acknowledge(request, None), missing).await {
-                Ok(_) => report.moved += count,
-                Err(error) => {
-                    report.failed.extend(std::iter::repeat_n(format!("re-queued but not removed: {error}"), count))
+            for chunk in by_request_size(pulled.received_messages) {
+                if let Err(error) = self.requeue_chunk(&publisher, &dead_letters, chunk, &mut report).await {
+                    // What is left stays in the dead-letter subscription; its lease runs out.
+                    report.failed.push(error.to_string());
+                    publisher.shutdown().await;
+                    return Ok(report);
                 }
             }
         }
         publisher.shutdown().await;
         Ok(report)
+    }
+}
+
+impl Gcp {
+    /// Publishes one chunk of dead letters to the queue's topic, then acknowledges them.
+    async fn requeue_chunk(
+        &self,
+        publisher: &TopicClient,
+        dead_letters: &str,
+        chunk: Vec<ReceivedMessage>,
+        report: &mut Requeued,
+    ) -> Result<(), BackendError> {
+        let (ack_ids, messages): (Vec<String>, Vec<PubsubMessage>) = chunk
+            .into_iter()
+            .map(|received| {
+                let mut message = received.message.unwrap_or_default();
+                message.attributes.retain(|name, _| !name.starts_with(DEAD_LETTER_ATTRIBUTE_PREFIX));
+                (
+                    received.ack_id,
+                    PubsubMessage { data: message.data, attributes: message.attributes, ..Default::default() },
+                )
+            })
+            .unzip();
+        let count = ack_ids.len();
+        publisher.publish(messages).await?;
+        let request = AcknowledgeRequest { subscription: dead_letters.to_owned(), ack_ids };
+        let missing = || BackendError::QueueNotFound { queue: dead_letters.to_owned() };
+        match call("Pub/Sub Acknowledge", self.subscriber.acknowledge(request, None), missing).await {
+            Ok(_) => report.moved += count,
+            Err(error) => {
+                report.failed.extend(std::iter::repeat_n(format!("re-queued but not removed: {error}"), count))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Splits pulled messages into publish requests of at most [`MAX_REQUEST_BYTES`].
+fn by_request_size(messages: Vec<ReceivedMessage>) -> Vec<Vec<ReceivedMessage>> {
+    let size = |m: &ReceivedMessage| {
+        m.message
+            .as_ref()
+            .map_or(0, |m| m.data.len() + m.attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>())
+    };
+    let mut chunks: Vec<Vec<ReceivedMessage>> = Vec::new();
+    let mut bytes = 0;
+    for message in messages {
+        let message_size = size(&message);
+        match chunks.last_mut() {
+            Some(chunk) if bytes + message_size <= MAX_REQUEST_BYTES => chunk.push(message),
+            _ => {
+                bytes = 0;
+                chunks.push(vec![message]);
+            }
+        }
+        bytes += message_size;
+    }
+    chunks
+}
+
+/// A create call whose "already exists" answer means there is nothing to do.
+async fn existing_is_fine<T>(created: impl Future<Output = Result<T, Status>>) -> Result<(), Status> {
+    match created.await {
+        Err(status) if status.code() != Code::AlreadyExists => Err(status),
+        _ => Ok(()),
     }
 }

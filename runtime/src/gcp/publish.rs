@@ -2,7 +2,7 @@
 //! batching by count, bytes and delay with a result per message.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use gcloud_googleapis::pubsub::v1::PubsubMessage;
@@ -52,6 +52,9 @@ struct Pending {
 
 type Reply = oneshot::Receiver<Result<String, BackendError>>;
 
+/// The most message bytes one publish request carries (Pub/Sub takes 10 MB with the encoding).
+pub(super) const MAX_REQUEST_BYTES: usize = 9_000_000;
+
 impl PubSubPublisher {
     pub(super) fn new(gcp: Gcp) -> Self {
         Self { gcp, settings: BatchSettings::default(), batchers: Arc::default() }
@@ -61,7 +64,7 @@ impl PubSubPublisher {
     pub fn with_batching(mut self, settings: BatchSettings) -> Self {
         self.settings = BatchSettings {
             max_messages: settings.max_messages.clamp(1, MAX_BATCH),
-            max_bytes: settings.max_bytes.clamp(1, MAX_MESSAGE_BYTES),
+            max_bytes: settings.max_bytes.clamp(1, MAX_REQUEST_BYTES),
             max_delay: settings.max_delay,
         };
         self
@@ -73,36 +76,33 @@ impl PubSubPublisher {
         let (reply, result) = oneshot::channel();
         let mut pending = Pending { message, size, reply };
         let path = self.gcp.topic_path(topic);
-        let mut batchers = self.batchers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        loop {
-            let sender = batchers.entry(path.clone()).or_insert_with(|| {
-                let (sender, receiver) = mpsc::unbounded_channel();
-                tokio::spawn(batch_loop(self.gcp.raw_publisher(&path), path.clone(), self.settings, receiver));
-                sender
-            });
+        let mut batchers = self.batchers.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sender) = batchers.get(&path) {
             match sender.send(pending) {
                 Ok(()) => return Ok(result),
-                // The topic's batcher has stopped (its task was cancelled): start another.
-                Err(mpsc::error::SendError(back)) => {
-                    pending = back;
-                    batchers.remove(&path);
-                }
+                // The topic's batcher stopped (its runtime went away): start another, once.
+                Err(mpsc::error::SendError(back)) => pending = back,
             }
         }
+        let (sender, receiver) = mpsc::unbounded_channel();
+        tokio::spawn(batch_loop(self.gcp.topic_client(&path), self.settings, receiver));
+        let sent = sender.send(pending).map(|()| result).map_err(|_| stopped());
+        batchers.insert(path, sender);
+        sent
     }
 }
 
+fn stopped() -> BackendError {
+    BackendError::Unavailable { reason: "the publishing task stopped".into() }
+}
+
 async fn reply(result: Result<Reply, BackendError>) -> Result<String, BackendError> {
-    match result?.await {
-        Ok(result) => result,
-        Err(_) => Err(BackendError::Unavailable { reason: "the publishing task stopped".into() }),
-    }
+    result?.await.unwrap_or_else(|_| Err(stopped()))
 }
 
 impl PublishBackend for PubSubPublisher {
     fn publish<'a>(&'a self, topic: &'a str, message: &'a WireMessage) -> BoxFuture<'a, Result<String, BackendError>> {
-        let queued = self.enqueue(topic, message);
-        Box::pin(reply(queued))
+        Box::pin(async move { reply(self.enqueue(topic, message)).await })
     }
 
     fn publish_batch<'a>(
@@ -110,9 +110,9 @@ impl PublishBackend for PubSubPublisher {
         topic: &'a str,
         messages: &'a [WireMessage],
     ) -> BoxFuture<'a, Vec<Result<String, BackendError>>> {
-        // Everything is queued before waiting, so that the messages share requests.
-        let queued: Vec<_> = messages.iter().map(|message| self.enqueue(topic, message)).collect();
         Box::pin(async move {
+            // Everything is queued before waiting, so that the messages share requests.
+            let queued: Vec<_> = messages.iter().map(|message| self.enqueue(topic, message)).collect();
             let mut results = Vec::with_capacity(queued.len());
             for queued in queued {
                 results.push(reply(queued).await);
@@ -164,29 +164,48 @@ fn check_limits(data: &[u8], attributes: &HashMap<String, String>) -> Result<usi
     Ok(size)
 }
 
+/// gcloud's publisher for one topic, used only to send whole requests (its own batching is
+/// not used: one worker that rarely wakes is enough).
+pub(super) struct TopicClient {
+    publisher: Publisher,
+    topic: String,
+}
+
 impl Gcp {
-    /// gcloud's publisher for one topic, used only to send whole requests (its own batching
-    /// is not used, so one worker is enough).
-    pub(super) fn raw_publisher(&self, topic_path: &str) -> Publisher {
-        let config = PublisherConfig { workers: 1, ..PublisherConfig::default() };
-        self.client.topic(topic_path).new_publisher(Some(config))
+    pub(super) fn topic_client(&self, topic_path: &str) -> TopicClient {
+        let config =
+            PublisherConfig { workers: 1, flush_interval: Duration::from_secs(3600), ..PublisherConfig::default() };
+        TopicClient {
+            publisher: self.client.topic(topic_path).new_publisher(Some(config)),
+            topic: topic_path.to_owned(),
+        }
     }
 }
 
-/// Collects one topic's messages into batches and sends each batch as one request.
-async fn batch_loop(
-    client: Publisher,
-    topic: String,
-    settings: BatchSettings,
-    mut queue: mpsc::UnboundedReceiver<Pending>,
-) {
+impl TopicClient {
+    /// One publish request; the message ids in order.
+    pub(super) async fn publish(&self, messages: Vec<PubsubMessage>) -> Result<Vec<String>, BackendError> {
+        let missing = || BackendError::TopicNotFound { topic: self.topic.clone() };
+        call("Pub/Sub Publish", self.publisher.publish_immediately(messages, None), missing).await
+    }
+
+    /// Stops gcloud's idle worker.
+    pub(super) async fn shutdown(mut self) {
+        self.publisher.shutdown().await;
+    }
+}
+
+/// Collects one topic's messages into batches and sends each batch as one request; ends
+/// when every sender is gone and the last batch is sent.
+async fn batch_loop(client: TopicClient, settings: BatchSettings, mut queue: mpsc::UnboundedReceiver<Pending>) {
+    let client = Arc::new(client);
     let mut carried: Option<Pending> = None;
     loop {
         let first = match carried.take() {
             Some(first) => first,
             None => match queue.recv().await {
                 Some(first) => first,
-                None => return,
+                None => break,
             },
         };
         let deadline = Instant::now() + settings.max_delay;
@@ -207,22 +226,22 @@ async fn batch_loop(
             bytes += next.size;
             batch.push(next);
         }
-        tokio::spawn(send_batch(client.clone(), topic.clone(), batch));
+        tokio::spawn(send_batch(client.clone(), batch));
+    }
+    if let Ok(client) = Arc::try_unwrap(client) {
+        client.shutdown().await;
     }
 }
 
 /// One publish request; every message of the batch gets the outcome.
-async fn send_batch(client: Publisher, topic: String, batch: Vec<Pending>) {
+async fn send_batch(client: Arc<TopicClient>, batch: Vec<Pending>) {
     let (messages, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| (p.message, p.reply)).unzip();
     let count = messages.len();
-    let published = call("Pub/Sub Publish", client.publish_immediately(messages, None), || {
-        BackendError::TopicNotFound { topic: topic.clone() }
-    })
-    .await;
-    tracing::debug!(topic, count, ok = published.is_ok(), "Pub/Sub publish request");
+    let published = client.publish(messages).await;
+    tracing::debug!(topic = client.topic, count, ok = published.is_ok(), "Pub/Sub publish request");
     match published {
-        Ok(response) => {
-            let mut ids = response.into_iter();
+        Ok(ids) => {
+            let mut ids = ids.into_iter();
             for reply in replies {
                 let result = ids.next().ok_or_else(|| BackendError::Rejected {
                     reason: format!("Pub/Sub Publish: fewer message ids than the {count} messages sent"),

@@ -1,9 +1,9 @@
-//! Consuming from Pub/Sub: one StreamingPull per subscription (reconnected with backoff),
-//! flow control, and ack / nack / lease extension by ack id.
+//! Consuming from Pub/Sub: one StreamingPull per subscription (reopened with backoff), flow
+//! control, leases kept alive until ack or nack, and ack / nack / extension by ack id.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as SyncMutex, PoisonError};
 use std::time::Duration;
 
 use gcloud_googleapis::pubsub::v1::{
@@ -12,6 +12,7 @@ use gcloud_googleapis::pubsub::v1::{
 use gcloud_pubsub::apiv1::subscriber_client::SubscriberClient;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::{Gcp, MAX_ACK_DEADLINE, call, deadline_secs, status_error};
 use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Source};
@@ -25,9 +26,12 @@ pub struct SubscribeSettings {
     pub max_outstanding_messages: usize,
     /// Bytes likewise (default 100 MB).
     pub max_outstanding_bytes: usize,
-    /// The lease of a delivered message until it is acked, nacked or extended (default 60 s;
-    /// 10 to 600 s).
+    /// The lease a delivery gets, renewed by the source until it is acked or nacked
+    /// (default 60 s; 10 to 600 s).
     pub ack_deadline: Duration,
+    /// How long the source keeps renewing a delivery's lease (default 1 h); after that the
+    /// lease runs out unless extended explicitly, and Pub/Sub redelivers the message.
+    pub max_lease: Duration,
     /// How long a receive waits for a message before it returns an empty batch (default 20 s).
     pub wait: Duration,
 }
@@ -38,13 +42,22 @@ impl Default for SubscribeSettings {
             max_outstanding_messages: 100,
             max_outstanding_bytes: 100_000_000,
             ack_deadline: Duration::from_secs(60),
+            max_lease: Duration::from_secs(60 * 60),
             wait: Duration::from_secs(20),
         }
     }
 }
 
-/// A source streaming from one or more subscriptions. Clones share the streams, which stop
-/// when the last clone is dropped; messages received but not yet handed out are then nacked.
+impl SubscribeSettings {
+    fn ack_deadline(&self) -> Duration {
+        self.ack_deadline.clamp(Duration::from_secs(10), MAX_ACK_DEADLINE)
+    }
+}
+
+/// A source streaming from one or more subscriptions. It renews the lease of every delivery
+/// it has received until the delivery is acked or nacked (or [`SubscribeSettings::max_lease`]
+/// passed), whether it waits in the buffer or is being handled. Clones share the streams,
+/// which stop when the last clone is dropped; deliveries not yet handed out are then nacked.
 #[derive(Clone, Debug)]
 pub struct PubSubSource {
     inner: Arc<Inner>,
@@ -52,12 +65,29 @@ pub struct PubSubSource {
 
 #[derive(Debug)]
 struct Inner {
+    shared: Arc<Shared>,
+    buffer: Mutex<mpsc::Receiver<Delivery>>,
+    wait: Duration,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// What the source's tasks and its handle share.
+#[derive(Debug)]
+struct Shared {
     client: SubscriberClient,
     /// Full subscription names; a delivery's ack id starts with its index here.
     subscriptions: Vec<String>,
-    buffer: Mutex<mpsc::Receiver<Result<Delivery, BackendError>>>,
-    wait: Duration,
-    pullers: Vec<JoinHandle<()>>,
+    /// Outstanding deliveries by ack id.
+    leases: SyncMutex<HashMap<String, Lease>>,
+    /// Why the last attempt to open a stream failed; cleared when one opens.
+    stream_error: SyncMutex<Option<BackendError>>,
+    settings: SubscribeSettings,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    received: Instant,
+    expires: Instant,
 }
 
 /// How often an open stream sends a keep-alive request.
@@ -65,6 +95,10 @@ const KEEPALIVE: Duration = Duration::from_secs(30);
 /// Backoff between reconnections: from 100 ms, doubling, at most 10 s, with jitter.
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// A stream that stayed open this long was healthy: the next failure starts the backoff anew.
+const HEALTHY_STREAM: Duration = Duration::from_secs(10);
+/// ModifyAckDeadline takes at most this many ack ids.
+const MAX_ACK_IDS: usize = 1000;
 
 impl PubSubSource {
     /// Streams from the subscriptions `ids` of `gcp`'s project (Hedwig names:
@@ -76,36 +110,58 @@ impl PubSubSource {
             let request = GetSubscriptionRequest { subscription: subscription.clone() };
             call("Pub/Sub GetSubscription", client.get_subscription(request, None), || not_found(subscription)).await?;
         }
+        let shared = Arc::new(Shared {
+            client,
+            subscriptions,
+            leases: SyncMutex::default(),
+            stream_error: SyncMutex::default(),
+            settings,
+        });
         let (sender, buffer) = mpsc::channel(settings.max_outstanding_messages.max(1));
-        let pullers = subscriptions
-            .iter()
-            .enumerate()
-            .map(|(index, subscription)| {
-                let puller = Puller { client: client.clone(), subscription: subscription.clone(), index, settings };
-                tokio::spawn(puller.run(sender.clone()))
-            })
+        let mut tasks: Vec<_> = (0..shared.subscriptions.len())
+            .map(|index| tokio::spawn(pull(shared.clone(), index, sender.clone())))
             .collect();
-        Ok(Self {
-            inner: Arc::new(Inner { client, subscriptions, buffer: Mutex::new(buffer), wait: settings.wait, pullers }),
-        })
+        tasks.push(tokio::spawn(renew_leases(Arc::downgrade(&shared))));
+        Ok(Self { inner: Arc::new(Inner { shared, buffer: Mutex::new(buffer), wait: settings.wait, tasks }) })
     }
 
     /// The full names of the subscriptions streamed from.
     pub fn subscriptions(&self) -> &[String] {
-        &self.inner.subscriptions
+        &self.inner.shared.subscriptions
     }
 
     /// The subscription and Pub/Sub ack id behind a delivery's ack id.
     fn locate<'a>(&self, ack_id: &'a str) -> Result<(&str, &'a str), BackendError> {
-        ack_id
-            .split_once(':')
-            .and_then(|(index, id)| Some((self.inner.subscriptions.get(index.parse::<usize>().ok()?)?.as_str(), id)))
+        split_ack_id(ack_id)
+            .and_then(|(index, id)| Some((self.inner.shared.subscriptions.get(index)?.as_str(), id)))
             .ok_or_else(|| BackendError::InvalidAckId { ack_id: ack_id.to_owned() })
     }
 
-    async fn modify_deadline(&self, ack_id: &str, deadline: Duration) -> Result<(), BackendError> {
+    /// Sets the deadline of one delivery, which the source stops renewing.
+    async fn settle_with_deadline(&self, ack_id: &str, deadline: Duration) -> Result<(), BackendError> {
         let (subscription, id) = self.locate(ack_id)?;
-        modify_deadlines(&self.inner.client, subscription, vec![id.to_owned()], deadline).await
+        self.inner.shared.forget(ack_id);
+        modify_deadlines(&self.inner.shared.client, subscription, vec![id.to_owned()], deadline).await
+    }
+}
+
+/// `<subscription index>:<Pub/Sub ack id>`.
+fn split_ack_id(ack_id: &str) -> Option<(usize, &str)> {
+    let (index, id) = ack_id.split_once(':')?;
+    Some((index.parse().ok()?, id))
+}
+
+impl Shared {
+    fn leases(&self) -> std::sync::MutexGuard<'_, HashMap<String, Lease>> {
+        self.leases.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn forget(&self, ack_id: &str) {
+        self.leases().remove(ack_id);
+    }
+
+    fn set_stream_error(&self, error: Option<BackendError>) {
+        *self.stream_error.lock().unwrap_or_else(PoisonError::into_inner) = error;
     }
 }
 
@@ -129,22 +185,24 @@ fn not_found(subscription: &str) -> BackendError {
 }
 
 impl Source for PubSubSource {
+    /// Waits up to [`SubscribeSettings::wait`] for a delivery; while no stream can be opened,
+    /// a receive that finds nothing returns why.
     fn receive(&self, max: usize) -> BoxFuture<'_, Result<Vec<Delivery>, BackendError>> {
         Box::pin(async move {
             let mut buffer = self.inner.buffer.lock().await;
             let first = match tokio::time::timeout(self.inner.wait, buffer.recv()).await {
-                Err(_) => return Ok(Vec::new()),
+                Ok(Some(first)) => first,
                 Ok(None) => return Err(BackendError::Unavailable { reason: "the Pub/Sub streams stopped".into() }),
-                Ok(Some(first)) => first?,
+                Err(_) => {
+                    let error = self.inner.shared.stream_error.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                    return error.map_or(Ok(Vec::new()), Err);
+                }
             };
             let mut deliveries = vec![first];
-            while deliveries.len() < max {
-                match buffer.try_recv() {
-                    Ok(Ok(delivery)) => deliveries.push(delivery),
-                    // Already logged by the stream; the next receive reports it if it lasts.
-                    Ok(Err(_)) => {}
-                    Err(_) => break,
-                }
+            while deliveries.len() < max
+                && let Ok(delivery) = buffer.try_recv()
+            {
+                deliveries.push(delivery);
             }
             Ok(deliveries)
         })
@@ -153,9 +211,10 @@ impl Source for PubSubSource {
     fn ack<'a>(&'a self, ack_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
             let (subscription, id) = self.locate(ack_id)?;
+            self.inner.shared.forget(ack_id);
             let request = AcknowledgeRequest { subscription: subscription.to_owned(), ack_ids: vec![id.to_owned()] };
-            call("Pub/Sub Acknowledge", self.inner.client.acknowledge(request, None), || not_found(subscription))
-                .await?;
+            let client = &self.inner.shared.client;
+            call("Pub/Sub Acknowledge", client.acknowledge(request, None), || not_found(subscription)).await?;
             Ok(())
         })
     }
@@ -163,119 +222,154 @@ impl Source for PubSubSource {
     /// Sets the ack deadline to `delay` (at most 600 s): redelivery after the delay, at once
     /// when zero.
     fn nack<'a>(&'a self, ack_id: &'a str, delay: Duration) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(self.modify_deadline(ack_id, delay))
+        Box::pin(self.settle_with_deadline(ack_id, delay))
     }
 
-    /// ModifyAckDeadline to `by` from now (rounded up to seconds, at most 600 s).
+    /// ModifyAckDeadline to `by` from now (rounded up to seconds, at most 600 s); the source
+    /// renews the lease again only once this extension is about to run out.
     fn extend<'a>(&'a self, ack_id: &'a str, by: Duration) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(self.modify_deadline(ack_id, by))
+        Box::pin(async move {
+            let (subscription, id) = self.locate(ack_id)?;
+            modify_deadlines(&self.inner.shared.client, subscription, vec![id.to_owned()], by).await?;
+            if let Some(lease) = self.inner.shared.leases().get_mut(ack_id) {
+                lease.expires = Instant::now() + by.min(MAX_ACK_DEADLINE);
+            }
+            Ok(())
+        })
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        for puller in &self.pullers {
-            puller.abort();
+        for task in &self.tasks {
+            task.abort();
         }
         // Hand back what was received but never given out, so it is redelivered at once.
         let mut unclaimed: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         let buffer = self.buffer.get_mut();
         buffer.close();
-        while let Ok(item) = buffer.try_recv() {
-            if let Ok(delivery) = item
-                && let Some((index, id)) = delivery.ack_id.split_once(':')
-                && let Ok(index) = index.parse()
-            {
+        while let Ok(delivery) = buffer.try_recv() {
+            if let Some((index, id)) = split_ack_id(&delivery.ack_id) {
                 unclaimed.entry(index).or_default().push(id.to_owned());
             }
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         for (index, ack_ids) in unclaimed {
-            let (client, subscription) = (self.client.clone(), self.subscriptions[index].clone());
+            let (client, subscription) = (self.shared.client.clone(), self.shared.subscriptions[index].clone());
             runtime.spawn(async move { modify_deadlines(&client, &subscription, ack_ids, Duration::ZERO).await });
         }
     }
 }
 
-/// The task keeping one subscription's stream open.
-struct Puller {
-    client: SubscriberClient,
-    subscription: String,
-    index: usize,
-    settings: SubscribeSettings,
-}
-
-impl Puller {
-    async fn run(self, buffer: mpsc::Sender<Result<Delivery, BackendError>>) {
-        let client_id = uuid::Uuid::new_v4().to_string();
-        let mut failures = 0u32;
-        loop {
-            let request = StreamingPullRequest {
-                subscription: self.subscription.clone(),
-                stream_ack_deadline_seconds: deadline_secs(
-                    self.settings.ack_deadline.clamp(Duration::from_secs(10), MAX_ACK_DEADLINE),
-                ),
-                client_id: client_id.clone(),
-                max_outstanding_messages: self.settings.max_outstanding_messages as i64,
-                max_outstanding_bytes: self.settings.max_outstanding_bytes as i64,
-                ..Default::default()
-            };
-            let opened = call("Pub/Sub StreamingPull", self.client.streaming_pull(request, KEEPALIVE, None), || {
-                not_found(&self.subscription)
-            })
-            .await;
-            match opened {
-                Ok(response) => {
-                    let mut stream = response.into_inner();
-                    loop {
-                        match stream.message().await {
-                            Ok(Some(response)) => {
-                                failures = 0;
-                                for received in response.received_messages {
-                                    if buffer.send(Ok(self.delivery(received))).await.is_err() {
-                                        return;
-                                    }
+/// Keeps one subscription's stream open, reopening it with backoff.
+async fn pull(shared: Arc<Shared>, index: usize, buffer: mpsc::Sender<Delivery>) {
+    let subscription = &shared.subscriptions[index];
+    let settings = shared.settings;
+    let client_id = uuid::Uuid::new_v4().to_string();
+    let mut failures = 0u32;
+    loop {
+        let request = StreamingPullRequest {
+            subscription: subscription.clone(),
+            stream_ack_deadline_seconds: deadline_secs(settings.ack_deadline()),
+            client_id: client_id.clone(),
+            max_outstanding_messages: settings.max_outstanding_messages as i64,
+            max_outstanding_bytes: settings.max_outstanding_bytes as i64,
+            ..Default::default()
+        };
+        // No time limit here: a gRPC server may send the response headers only with the
+        // first message. A dead connection is found by HTTP/2 keep-alive (see `Gcp::connect`).
+        let opened_at = Instant::now();
+        match shared.client.streaming_pull(request, KEEPALIVE, None).await {
+            Ok(response) => {
+                shared.set_stream_error(None);
+                let mut stream = response.into_inner();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(response)) => {
+                            for received in response.received_messages {
+                                let delivery = delivery(&shared, index, received);
+                                if buffer.send(delivery).await.is_err() {
+                                    return;
                                 }
                             }
-                            Ok(None) => break,
-                            Err(status) => {
-                                let error =
-                                    status_error("Pub/Sub StreamingPull", &status, || not_found(&self.subscription));
-                                tracing::warn!(subscription = %self.subscription, %error, "stream ended; reconnecting");
-                                break;
-                            }
+                        }
+                        Ok(None) => break,
+                        Err(status) => {
+                            let error = status_error("Pub/Sub StreamingPull", &status, || not_found(subscription));
+                            tracing::warn!(%subscription, %error, "stream ended; reopening");
+                            break;
                         }
                     }
                 }
-                Err(error) => {
-                    tracing::warn!(subscription = %self.subscription, %error, "cannot open the stream; retrying");
-                    // Seen by the next receive; dropped if the buffer is full (the consumer is busy).
-                    let _ = buffer.try_send(Err(error));
+            }
+            Err(status) => {
+                let error = status_error("Pub/Sub StreamingPull", &status, || not_found(subscription));
+                tracing::warn!(%subscription, %error, "cannot open the stream; retrying");
+                shared.set_stream_error(Some(error));
+            }
+        }
+        if opened_at.elapsed() >= HEALTHY_STREAM {
+            failures = 0;
+        }
+        failures = failures.saturating_add(1);
+        tokio::time::sleep(backoff(failures)).await;
+    }
+}
+
+/// A received message as a delivery, with its lease recorded.
+fn delivery(shared: &Shared, index: usize, received: ReceivedMessage) -> Delivery {
+    let message = received.message.unwrap_or_default();
+    let publish_time = message.publish_time.map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000);
+    let ack_id = format!("{index}:{}", received.ack_id);
+    let now = Instant::now();
+    shared.leases().insert(ack_id.clone(), Lease { received: now, expires: now + shared.settings.ack_deadline() });
+    Delivery {
+        ack_id,
+        message: WireMessage { body: message.data, attributes: message.attributes.into_iter().collect() },
+        provider: ProviderMetadata::Gcp {
+            ack_id: received.ack_id,
+            subscription: shared.subscriptions[index].clone(),
+            message_id: message.message_id,
+            publish_time,
+            delivery_attempt: u32::try_from(received.delivery_attempt).ok().filter(|n| *n > 0),
+        },
+    }
+}
+
+/// Renews, every third of the ack deadline, the leases that would run out before the next
+/// round; leases older than `max_lease` are left to run out. Ends with the source.
+async fn renew_leases(shared: std::sync::Weak<Shared>) {
+    loop {
+        let Some(period) = shared.upgrade().map(|s| s.settings.ack_deadline() / 3) else { return };
+        tokio::time::sleep(period).await;
+        let Some(shared) = shared.upgrade() else { return };
+        let deadline = shared.settings.ack_deadline();
+        let now = Instant::now();
+        let mut due: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        shared.leases().retain(|ack_id, lease| {
+            if now.duration_since(lease.received) >= shared.settings.max_lease {
+                return false;
+            }
+            if lease.expires <= now + 2 * period
+                && let Some((index, id)) = split_ack_id(ack_id)
+            {
+                due.entry(index).or_default().push(id.to_owned());
+                lease.expires = now + deadline;
+            }
+            true
+        });
+        for (index, ack_ids) in due {
+            for chunk in ack_ids.chunks(MAX_ACK_IDS) {
+                let subscription = &shared.subscriptions[index];
+                if let Err(error) = modify_deadlines(&shared.client, subscription, chunk.to_vec(), deadline).await {
+                    tracing::warn!(%subscription, %error, count = chunk.len(), "cannot renew leases");
                 }
             }
-            failures = failures.saturating_add(1);
-            tokio::time::sleep(backoff(failures)).await;
-        }
-    }
-
-    fn delivery(&self, received: ReceivedMessage) -> Delivery {
-        let message = received.message.unwrap_or_default();
-        let publish_time = message.publish_time.map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000);
-        Delivery {
-            ack_id: format!("{}:{}", self.index, received.ack_id),
-            message: WireMessage { body: message.data, attributes: message.attributes.into_iter().collect() },
-            provider: ProviderMetadata::Gcp {
-                ack_id: received.ack_id,
-                subscription: self.subscription.clone(),
-                message_id: message.message_id,
-                publish_time,
-                delivery_attempt: u32::try_from(received.delivery_attempt).ok().filter(|n| *n > 0),
-            },
         }
     }
 }
 
-/// The wait before reconnection attempt `failures`: exponential with full jitter in its upper half.
+/// The wait before reconnection attempt `failures`: exponential, jittered in its upper half.
 fn backoff(failures: u32) -> Duration {
     let ceiling = BACKOFF_FIRST.saturating_mul(1 << failures.min(10)).min(BACKOFF_MAX);
     let jitter = RandomState::new().hash_one(failures) % 1000;
@@ -291,5 +385,12 @@ mod tests {
         assert!(backoff(1) <= Duration::from_millis(200) && backoff(1) >= Duration::from_millis(100));
         assert!(backoff(5) >= Duration::from_millis(1600));
         assert!(backoff(30) <= BACKOFF_MAX && backoff(30) >= BACKOFF_MAX / 2);
+    }
+
+    #[test]
+    fn ack_ids_keep_everything_after_the_first_colon() {
+        assert_eq!(split_ack_id("2:abc:def"), Some((2, "abc:def")));
+        assert_eq!(split_ack_id("x:abc"), None);
+        assert_eq!(split_ack_id("abc"), None);
     }
 }
