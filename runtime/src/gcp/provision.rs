@@ -8,7 +8,7 @@ use gcloud_googleapis::pubsub::v1::{
     AcknowledgeRequest, DeadLetterPolicy, PubsubMessage, PullRequest, ReceivedMessage, Subscription,
 };
 
-use super::publish::{MAX_REQUEST_BYTES, TopicClient};
+use super::publish::{MAX_REQUEST_BYTES, TopicClient, message_size};
 use super::{
     ConsumedTopic, Gcp, MAX_BATCH, call, dead_letter_name, deadline_secs, queue_name, subscribe::SubscribeSettings,
 };
@@ -175,11 +175,7 @@ impl Gcp {
 
 /// Splits pulled messages into publish requests of at most [`MAX_REQUEST_BYTES`].
 fn by_request_size(messages: Vec<ReceivedMessage>) -> Vec<Vec<ReceivedMessage>> {
-    let size = |m: &ReceivedMessage| {
-        m.message
-            .as_ref()
-            .map_or(0, |m| m.data.len() + m.attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>())
-    };
+    let size = |m: &ReceivedMessage| m.message.as_ref().map_or(0, |m| message_size(&m.data, &m.attributes));
     let mut chunks: Vec<Vec<ReceivedMessage>> = Vec::new();
     let mut bytes = 0;
     for message in messages {

@@ -157,7 +157,7 @@ fn check_limits(data: &[u8], attributes: &HashMap<String, String>) -> Result<usi
             ));
         }
     }
-    let size = data.len() + attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+    let size = message_size(data, attributes);
     if size > MAX_MESSAGE_BYTES {
         return Err(limit("Pub/Sub message bytes (data and attributes)", MAX_MESSAGE_BYTES, size));
     }
@@ -193,6 +193,11 @@ impl TopicClient {
     pub(super) async fn shutdown(mut self) {
         self.publisher.shutdown().await;
     }
+}
+
+/// What Pub/Sub counts against its message limit: data plus attribute names and values.
+pub(super) fn message_size(data: &[u8], attributes: &HashMap<String, String>) -> usize {
+    data.len() + attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
 }
 
 /// Collects one topic's messages into batches and sends each batch as one request; ends
