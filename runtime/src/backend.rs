@@ -47,6 +47,13 @@ pub trait Source: Send + Sync + 'static {
     fn nack<'a>(&'a self, ack_id: &'a str, delay: Duration) -> BoxFuture<'a, Result<(), BackendError>>;
     /// Extends the delivery's lease (visibility timeout, ack deadline) to `by` from now.
     fn extend<'a>(&'a self, ack_id: &'a str, by: Duration) -> BoxFuture<'a, Result<(), BackendError>>;
+    /// Moves a delivery to the queue's dead-letter queue at once (sends a copy there, then
+    /// acknowledges it), for messages no retry can fix. The default refuses, and the consumer
+    /// negatively acknowledges instead.
+    fn dead_letter<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), BackendError>> {
+        let _ = delivery;
+        Box::pin(async { Err(BackendError::Rejected { reason: "this source has no dead-letter queue".into() }) })
+    }
 }
 
 /// One received message, not yet acknowledged.
@@ -59,6 +66,9 @@ pub struct Delivery {
     pub message: WireMessage,
     /// What the broker says about this delivery.
     pub provider: ProviderMetadata,
+    /// How long the delivery stays hidden from other consumers, from its receipt, unless it
+    /// is extended; `None` when the source renews leases itself (Pub/Sub).
+    pub lease: Option<Duration>,
 }
 
 /// Broker-specific facts about a delivery.

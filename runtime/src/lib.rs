@@ -16,17 +16,25 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod backend;
+pub mod backoff;
 pub mod consume;
 #[cfg(feature = "gcp")]
 pub mod gcp;
 pub mod memory;
 pub mod message;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod publish;
 pub mod schema;
+pub mod testing;
 pub mod wire;
 
 pub use backend::{BackendError, Delivery, ProviderMetadata, PublishBackend, Requeued, Source};
-pub use consume::{ConsumeError, Consumer, HandlerError, HandlerResult, Outcome, Processed, Router};
+pub use backoff::Backoff;
+pub use consume::{
+    ConsumeError, Consumer, ConsumerSettings, HandlerError, HandlerResult, Health, Hook, InvalidMessages, Outcome,
+    Processed, Router, Settlement, shutdown_signal,
+};
 pub use message::{IntoOutgoing, Message, Metadata, Outgoing, Received};
 pub use publish::{DynamicMessage, PublishError, Published, Publisher};
 pub use schema::{Schema, SchemaError, ValidationError, Version};

@@ -33,7 +33,8 @@ pub struct QueueConfig {
     pub visibility_timeout: Duration,
     /// How long `receive` waits for a message when none is ready (default 1 s).
     pub receive_wait: Duration,
-    /// Where messages go after too many deliveries: `(queue, max_receives)`.
+    /// Where messages go after too many deliveries: `(queue, max_receives)`. The consumer
+    /// also moves invalid messages there at once (to `<queue>-dlq` when this is `None`).
     pub dead_letter: Option<(String, u32)>,
 }
 
@@ -202,6 +203,7 @@ impl MemoryBroker {
                 ack_id: ack_id.clone(),
                 message: stored.message.clone(),
                 provider: ProviderMetadata::Memory { queue: name.to_owned(), receive_count: stored.receive_count },
+                lease: Some(queue.config.visibility_timeout.min(MAX_DELAY)),
             });
             queue.in_flight.insert(ack_id, (stored, later(now, queue.config.visibility_timeout)));
         }
@@ -225,12 +227,13 @@ impl MemoryBroker {
         Ok(Taken { deliveries, next_change, wait })
     }
 
-    /// Takes an in-flight message out and hands it to `settle` (which may put it back).
+    /// Takes an in-flight message out and hands it to `settle`, which may put it back, or
+    /// return it with the name of another queue to put it on.
     fn settle(
         &self,
         name: &str,
         ack_id: &str,
-        settle: impl FnOnce(&mut Queue, Stored, Instant),
+        settle: impl FnOnce(&mut Queue, Stored, Instant) -> Option<(String, Stored)>,
     ) -> Result<(), BackendError> {
         let mut state = self.state();
         let now = Instant::now();
@@ -238,7 +241,9 @@ impl MemoryBroker {
         queue.expire(now);
         let (stored, _) =
             queue.in_flight.remove(ack_id).ok_or_else(|| BackendError::InvalidAckId { ack_id: ack_id.to_owned() })?;
-        settle(queue, stored, now);
+        if let Some((other, stored)) = settle(queue, stored, now) {
+            state.queues.entry(other).or_default().ready.push_back(stored);
+        }
         drop(state);
         self.shared.changed.notify_waiters();
         Ok(())
@@ -305,7 +310,7 @@ impl Source for MemoryQueue {
     }
 
     fn ack<'a>(&'a self, ack_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move { self.broker.settle(&self.name, ack_id, |_, _, _| ()) })
+        Box::pin(async move { self.broker.settle(&self.name, ack_id, |_, _, _| None) })
     }
 
     fn nack<'a>(&'a self, ack_id: &'a str, delay: Duration) -> BoxFuture<'a, Result<(), BackendError>> {
@@ -313,6 +318,7 @@ impl Source for MemoryQueue {
             self.broker.settle(&self.name, ack_id, |queue, mut stored, now| {
                 stored.visible_at = later(now, delay);
                 queue.ready.push_back(stored);
+                None
             })
         })
     }
@@ -321,6 +327,20 @@ impl Source for MemoryQueue {
         Box::pin(async move {
             self.broker.settle(&self.name, ack_id, |queue, stored, now| {
                 queue.in_flight.insert(ack_id.to_owned(), (stored, later(now, by)));
+                None
+            })
+        })
+    }
+
+    /// Moves the message to the queue's dead-letter queue: the configured one, else
+    /// `<queue>-dlq` (created on first use).
+    fn dead_letter<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            self.broker.settle(&self.name, &delivery.ack_id, |queue, mut stored, now| {
+                let dlq =
+                    queue.config.dead_letter.as_ref().map_or_else(|| format!("{}-dlq", self.name), |(q, _)| q.clone());
+                (stored.receive_count, stored.visible_at) = (0, now);
+                Some((dlq, stored))
             })
         })
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::backend::{BackendError, PublishBackend};
 use crate::message::{FORMAT_VERSION, IntoOutgoing, Message, Metadata, RESERVED_PREFIX};
@@ -20,7 +21,11 @@ pub struct Publisher {
     backend: Arc<dyn PublishBackend>,
     routes: BTreeMap<(String, u32), String>,
     encoding: Encoding,
+    default_headers: Option<Arc<DefaultHeaders>>,
 }
+
+/// Headers added to every message a [`Publisher`] sends (see [`Publisher::with_default_headers`]).
+type DefaultHeaders = dyn Fn(&DynamicMessage) -> BTreeMap<String, String> + Send + Sync;
 
 impl fmt::Debug for Publisher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -28,6 +33,7 @@ impl fmt::Debug for Publisher {
             .field("name", &self.name)
             .field("routes", &self.routes)
             .field("encoding", &self.encoding)
+            .field("default_headers", &self.default_headers.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -137,7 +143,24 @@ impl PublishError {
 impl Publisher {
     /// A publisher for the service `name` sending through `backend`, in attributes encoding.
     pub fn new(name: impl Into<String>, backend: impl PublishBackend) -> Self {
-        Self { name: name.into(), backend: Arc::new(backend), routes: BTreeMap::new(), encoding: Encoding::default() }
+        Self {
+            name: name.into(),
+            backend: Arc::new(backend),
+            routes: BTreeMap::new(),
+            encoding: Encoding::default(),
+            default_headers: None,
+        }
+    }
+
+    /// Adds the headers `headers` returns to every message, under the message's own
+    /// (Hedwig's `default_headers` hook): a request id, the deploy version, … They are
+    /// checked like any header (no `hedwig_` prefix) and count against broker limits.
+    pub fn with_default_headers(
+        mut self,
+        headers: impl Fn(&DynamicMessage) -> BTreeMap<String, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.default_headers = Some(Arc::new(headers));
+        self
     }
 
     /// Sends `message_type` major `major` to `topic` instead of its default topic.
@@ -177,6 +200,15 @@ impl Publisher {
         messages: impl IntoIterator<Item = O>,
     ) -> Vec<Result<Published, PublishError>> {
         let topic = self.topic_of::<O::Message>().to_owned();
+        let span = publish_span(<O::Message as Message>::MESSAGE_TYPE, &topic);
+        self.publish_batch_in_span(messages, topic).instrument(span).await
+    }
+
+    async fn publish_batch_in_span<O: IntoOutgoing>(
+        &self,
+        messages: impl IntoIterator<Item = O>,
+        topic: String,
+    ) -> Vec<Result<Published, PublishError>> {
         let schema = <O::Message as Message>::schema();
         let mut results: Vec<Option<Result<Published, PublishError>>> = Vec::new();
         let (mut slots, mut ids, mut wires) = (Vec::new(), Vec::new(), Vec::new());
@@ -224,8 +256,19 @@ impl Publisher {
     }
 
     async fn send(&self, schema: &Schema, message: DynamicMessage, topic: String) -> Result<Published, PublishError> {
+        let span = publish_span(&message.message_type, &topic);
+        self.send_in_span(schema, message, topic).instrument(span).await
+    }
+
+    async fn send_in_span(
+        &self,
+        schema: &Schema,
+        message: DynamicMessage,
+        topic: String,
+    ) -> Result<Published, PublishError> {
         let message_type = message.message_type.clone();
         let (Metadata { id, .. }, wire) = self.prepare(schema, message)?;
+        tracing::Span::current().record("id", id.as_str());
         match self.backend.publish(&topic, &wire).await {
             Ok(broker_id) => {
                 tracing::debug!(%message_type, %topic, %id, "published");
@@ -241,7 +284,13 @@ impl Publisher {
     }
 
     fn prepare(&self, schema: &Schema, message: DynamicMessage) -> Result<(Metadata, WireMessage), PublishError> {
-        let DynamicMessage { message_type, version, data, id, headers } = message;
+        let extra = self.default_headers.as_ref().map(|headers| headers(&message)).unwrap_or_default();
+        let DynamicMessage { message_type, version, data, id, mut headers } = message;
+        for (key, value) in extra {
+            headers.entry(key).or_insert(value);
+        }
+        #[cfg(feature = "otel")]
+        crate::otel::inject(&mut headers);
         if let Some(key) = headers.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
             return Err(PublishError::ReservedHeader { message_type, key: key.clone() });
         }
@@ -269,6 +318,18 @@ impl Publisher {
             Err(source) => Err(PublishError::Encode { message_type, source }),
         }
     }
+}
+
+/// The span of one publish (or batch): `publish/<type>` for OpenTelemetry.
+fn publish_span(message_type: &str, topic: &str) -> tracing::Span {
+    tracing::info_span!(
+        "publish",
+        otel.name = format!("publish/{message_type}"),
+        otel.kind = "producer",
+        message_type,
+        topic,
+        id = tracing::field::Empty,
+    )
 }
 
 /// The untyped form of a typed message.

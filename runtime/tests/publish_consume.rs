@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use owlpost::consume::{ConsumeError, Consumer, HandlerError, HandlerResult, Outcome, Processed, Router};
+use owlpost::consume::{
+    ConsumeError, Consumer, ConsumerSettings, HandlerError, HandlerResult, InvalidMessages, Outcome, Processed, Router,
+    Settlement,
+};
 use owlpost::memory::{MemoryBroker, QueueConfig, QueueStats};
 use owlpost::publish::{DynamicMessage, PublishError, Publisher, now_millis};
 use owlpost::wire::{self, EncodeError, Encoding, WireMessage, attr};
@@ -245,7 +248,7 @@ async fn a_newer_minor_is_accepted_on_consume() {
 }
 
 #[tokio::test]
-async fn undeliverable_messages_are_rejected_and_not_acknowledged() {
+async fn undeliverable_messages_are_dead_lettered_at_once_never_acknowledged() {
     // (what is wrong, the message, whether the rejection says so)
     type Case = (&'static str, WireMessage, fn(&ConsumeError) -> bool);
     let cases: [Case; 7] = [
@@ -279,28 +282,57 @@ async fn undeliverable_messages_are_rejected_and_not_acknowledged() {
         let broker = broker();
         broker.inject(TOPIC, message.clone()).unwrap();
         let (consumer, log) = consumer(&broker, succeed);
-        match poll_one(&consumer).await.outcome {
+        let processed = poll_one(&consumer).await;
+        match processed.outcome {
             Outcome::Rejected(error) => assert!(expected(&error), "{name}: {error:?}"),
             other => panic!("{name}: expected a rejection, got {other:?}"),
         }
+        assert_eq!(processed.settlement, Some(Settlement::DeadLettered), "{name}");
         assert!(log.lock().unwrap().is_empty(), "{name}: no handler ran");
-        assert_eq!(broker.stats(QUEUE), stats(1, 0, 0), "{name}: back on the queue");
-        let again = broker.queue(QUEUE).receive(1).await.unwrap();
-        assert_eq!((&again[0].message, again[0].provider.delivery_attempt()), (&message, Some(2)), "{name}");
+        assert_eq!(broker.stats(QUEUE), stats(0, 0, 0), "{name}: not retried");
+        let dead = broker.queue(&format!("{QUEUE}-dlq")).receive(1).await.unwrap();
+        assert_eq!((&dead[0].message, dead[0].provider.delivery_attempt()), (&message, Some(1)), "{name}: unchanged");
     }
 }
 
-#[tokio::test]
-async fn a_failed_handler_gets_the_message_again() {
+/// The Hedwig libraries' behaviour, on request: nack and let the redrive policy decide.
+#[tokio::test(start_paused = true)]
+async fn undeliverable_messages_can_be_left_to_the_redrive_policy() {
+    let broker = MemoryBroker::new();
+    let config = QueueConfig { dead_letter: Some(("graveyard".into(), 2)), ..QueueConfig::default() };
+    broker.create_queue(QUEUE, config).unwrap();
+    broker.subscribe(TOPIC, QUEUE);
+    broker.inject(TOPIC, foreign(&url("1.0"), br#"{"user_id":5}"#)).unwrap();
+    let (consumer, _) = consumer(&broker, succeed);
+    let settings = ConsumerSettings { invalid_messages: InvalidMessages::Nack, ..ConsumerSettings::default() };
+    let consumer = consumer.with_settings(settings);
+    for attempt in 1..=2 {
+        let processed = poll_one(&consumer).await;
+        let Some(Settlement::Nacked { delay }) = processed.settlement else { panic!("{processed:?}") };
+        assert!(matches!(processed.outcome, Outcome::Rejected(_)), "{processed:?}");
+        assert_eq!(broker.stats(QUEUE), stats(0, 1, 0), "attempt {attempt}: back after a backoff of {delay:?}");
+        tokio::time::advance(delay).await;
+    }
+    assert!(consumer.poll().await.unwrap().is_empty(), "the redrive policy moved it");
+    assert_eq!(broker.stats("graveyard"), stats(1, 0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_handler_gets_the_message_again_after_a_backoff() {
     let broker = broker();
     Publisher::new("svc", broker.clone()).publish(user("U_1")).await.unwrap();
     let (consumer, log) =
         consumer(&broker, |r| if receive_count(r) == 1 { Err(HandlerError::failed("database down")) } else { Ok(()) });
-    match poll_one(&consumer).await.outcome {
+    let processed = poll_one(&consumer).await;
+    match processed.outcome {
         Outcome::Failed { error } => assert_eq!(error, "database down"),
         other => panic!("expected Failed, got {other:?}"),
     }
-    assert_eq!(broker.stats(QUEUE), stats(1, 0, 0), "negatively acknowledged at once");
+    let Some(Settlement::Nacked { delay }) = processed.settlement else { panic!("{:?}", processed.settlement) };
+    let first = ConsumerSettings::default().retry.initial;
+    assert!(delay >= first / 2 && delay <= first, "first retry after {delay:?}: half to all of {first:?}");
+    assert_eq!(broker.stats(QUEUE), stats(0, 1, 0), "negatively acknowledged with a delay");
+    tokio::time::advance(delay).await;
     assert!(matches!(poll_one(&consumer).await.outcome, Outcome::Acked));
     let log = log.lock().unwrap();
     assert_eq!(log.iter().map(receive_count).collect::<Vec<_>>(), [1, 2]);
@@ -339,7 +371,7 @@ async fn an_ignored_message_is_acknowledged() {
     assert_eq!(log.lock().unwrap().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_panicking_handler_does_not_stop_the_consumer() {
     let broker = broker();
     let publisher = Publisher::new("svc", broker.clone());
@@ -356,11 +388,13 @@ async fn a_panicking_handler_does_not_stop_the_consumer() {
     for _ in 0..2 {
         assert!(matches!(poll_one(&consumer).await.outcome, Outcome::Acked));
     }
-    assert!(matches!(poll_one(&consumer).await.outcome, Outcome::Panicked { .. }), "redelivered");
+    tokio::time::advance(ConsumerSettings::default().retry.initial).await;
+    assert!(matches!(poll_one(&consumer).await.outcome, Outcome::Panicked { .. }), "redelivered after the backoff");
     let seen: Vec<_> = log.lock().unwrap().iter().map(|r| (r.data.user_id.clone(), receive_count(r))).collect();
     let expected = [("U_panic", 1), ("U_2", 1), ("U_3", 1), ("U_panic", 2)];
     assert_eq!(seen, expected.map(|(id, n)| (id.to_owned(), n)));
-    assert_eq!(broker.stats(QUEUE), stats(1, 0, 0));
+    assert_eq!(broker.stats(QUEUE), stats(0, 1, 0));
+    assert_eq!(consumer.health().consecutive_failures, 1, "the successes in between reset the count");
 }
 
 #[tokio::test]
@@ -374,7 +408,7 @@ async fn a_handler_that_panics_before_returning_its_future_is_caught_too() {
         Outcome::Panicked { message } => assert_eq!(message, "eager 1"),
         other => panic!("expected Panicked, got {other:?}"),
     }
-    assert_eq!(broker.stats(QUEUE), stats(1, 0, 0));
+    assert_eq!(broker.stats(QUEUE), stats(0, 1, 0));
 }
 
 #[tokio::test]

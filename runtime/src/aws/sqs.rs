@@ -20,13 +20,30 @@ pub struct SqsQueue {
     name: String,
     url: String,
     wait: Duration,
+    visibility: Duration,
+    dead_letter_url: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl SqsQueue {
     pub(super) async fn open(aws: Aws, queue: &str) -> Result<Self, BackendError> {
         let client = aws.sqs();
         let url = queue_url(&client, &queue_name(queue)).await?;
-        Ok(Self { client, name: queue.to_owned(), url, wait: Duration::from_secs(20) })
+        Ok(Self {
+            client,
+            name: queue.to_owned(),
+            url,
+            wait: Duration::from_secs(20),
+            visibility: Duration::from_secs(30),
+            dead_letter_url: Default::default(),
+        })
+    }
+
+    /// How long a received message stays hidden before SQS hands it out again (default
+    /// 30 s, at most 12 h), asked for on every receive whatever the queue's own setting;
+    /// the consumer extends it while the handler runs.
+    pub fn with_visibility_timeout(mut self, visibility: Duration) -> Self {
+        self.visibility = visibility.min(Duration::from_secs(12 * 60 * 60));
+        self
     }
 
     /// How long a receive waits for messages (long polling; default and maximum 20 s).
@@ -142,12 +159,14 @@ impl Source for SqsQueue {
                 .queue_url(&self.url)
                 .max_number_of_messages(max.clamp(1, MAX_BATCH) as i32)
                 .wait_time_seconds(secs(self.wait))
+                .visibility_timeout(secs(self.visibility))
                 .message_attribute_names("All")
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .send()
                 .await
                 .map_err(|e| sdk_error("SQS ReceiveMessage", e, || not_found(&self.url)))?;
-            Ok(output.messages.unwrap_or_default().into_iter().map(delivery).collect())
+            let lease = Duration::from_secs(secs(self.visibility) as u64);
+            Ok(output.messages.unwrap_or_default().into_iter().map(|m| delivery(m, lease)).collect())
         })
     }
 
@@ -183,11 +202,38 @@ impl Source for SqsQueue {
             Ok(())
         })
     }
+
+    /// Sends the message, body and attributes as received, to `HEDWIG-<QUEUE>-DLQ`, then
+    /// deletes it from the queue.
+    fn dead_letter<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let dlq_name = dead_letter_queue_name(&self.name);
+            let dlq_url = self.dead_letter_url.get_or_try_init(|| queue_url(&self.client, &dlq_name)).await?;
+            let attributes = delivery
+                .message
+                .attributes
+                .iter()
+                .map(|(name, value)| {
+                    let value = MessageAttributeValue::builder().data_type("String").string_value(value).build();
+                    Ok((name.clone(), value.map_err(|e| BackendError::Rejected { reason: e.to_string() })?))
+                })
+                .collect::<Result<_, BackendError>>()?;
+            self.client
+                .send_message()
+                .queue_url(dlq_url)
+                .message_body(String::from_utf8_lossy(&delivery.message.body))
+                .set_message_attributes(Some(attributes))
+                .send()
+                .await
+                .map_err(|e| sdk_error("SQS SendMessage", e, || not_found(&dlq_name)))?;
+            self.ack(&delivery.ack_id).await
+        })
+    }
 }
 
 /// An SQS message as a delivery: string attributes, or, for a subscription without raw
 /// delivery, the `Message` and `MessageAttributes` of SNS's JSON envelope.
-fn delivery(message: Message) -> Delivery {
+fn delivery(message: Message, lease: Duration) -> Delivery {
     let mut body = message.body.unwrap_or_default();
     let mut attributes = string_attributes(message.message_attributes.unwrap_or_default());
     if attributes.is_empty()
@@ -214,6 +260,7 @@ fn delivery(message: Message) -> Delivery {
         ack_id: message.receipt_handle.unwrap_or_default(),
         message: WireMessage { body: body.into_bytes(), attributes },
         provider,
+        lease: Some(lease),
     }
 }
 
@@ -250,7 +297,7 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/wire-samples/sqs-sns-wrapped-body.json");
         let sample: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let message = Message::builder().body(sample["Body"].to_string()).receipt_handle("r-1").build();
-        let delivery = delivery(message);
+        let delivery = delivery(message, Duration::from_secs(30));
         assert_eq!(delivery.message.body, br#"{"user_id":"U_1234"}"#);
         assert_eq!(delivery.message.attributes["hedwig_id"], "467f08be-5760-4dbe-9f08-7afeacd26ac8");
         assert_eq!(delivery.message.attributes["hedwig_format_version"], "1.0");
@@ -262,6 +309,6 @@ mod tests {
         let body = r#"{"Type":"Notification","Message":"x"}"#;
         let attribute = MessageAttributeValue::builder().data_type("String").string_value("1.0").build().unwrap();
         let message = Message::builder().body(body).message_attributes("hedwig_format_version", attribute).build();
-        assert_eq!(delivery(message).message.body, body.as_bytes(), "attributes present: raw delivery");
+        assert_eq!(delivery(message, Duration::ZERO).message.body, body.as_bytes(), "attributes present: raw delivery");
     }
 }

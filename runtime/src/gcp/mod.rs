@@ -123,6 +123,11 @@ impl Gcp {
         if topic.starts_with("projects/") { topic.to_owned() } else { topic_path(&self.project, topic) }
     }
 
+    /// The full name of `queue`'s dead-letter topic, `hedwig-<QUEUE>-dlq`.
+    pub fn dead_letter_topic(&self, queue: &str) -> String {
+        self.topic_path(&format!("{queue}-dlq"))
+    }
+
     /// The full name of subscription `id` in this project.
     pub fn subscription_path(&self, id: &str) -> String {
         format!("projects/{}/subscriptions/{id}", self.project)
@@ -134,8 +139,8 @@ impl Gcp {
     }
 
     /// A source streaming from the subscriptions of `queue`: `hedwig-<QUEUE>-<topic>` for
-    /// each consumed topic, and `hedwig-<QUEUE>` (re-queued dead letters). Fails if one
-    /// does not exist.
+    /// each consumed topic, and `hedwig-<QUEUE>` (re-queued dead letters); it dead-letters
+    /// to the topic `hedwig-<QUEUE>-dlq`. Fails if a subscription does not exist.
     pub async fn consumer_source(
         &self,
         queue: &str,
@@ -144,7 +149,8 @@ impl Gcp {
     ) -> Result<PubSubSource, BackendError> {
         let mut ids: Vec<String> = consumes.iter().map(|topic| topic.subscription_id(queue)).collect();
         ids.push(queue_name(queue));
-        PubSubSource::open(self, &ids, settings).await
+        let dead_letters = self.dead_letter_topic(queue);
+        PubSubSource::open_with_dead_letters(self, &ids, settings, Some(dead_letters)).await
     }
 }
 

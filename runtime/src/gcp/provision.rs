@@ -57,7 +57,7 @@ impl Gcp {
         for topic in plan.publishes.iter().map(String::as_str).chain(own) {
             self.ensure_topic(&self.topic_path(topic)).await?;
         }
-        let dead_letter_topic = self.topic_path(&format!("{}-dlq", plan.queue));
+        let dead_letter_topic = self.dead_letter_topic(&plan.queue);
         let queue_topic = self.topic_path(&plan.queue);
         self.ensure_topic(&queue_topic).await?;
         self.ensure_topic(&dead_letter_topic).await?;

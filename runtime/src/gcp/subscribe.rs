@@ -2,7 +2,6 @@
 //! control, leases kept alive until ack or nack, and ack / nack / extension by ack id.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex as SyncMutex, PoisonError};
 use std::time::Duration;
 
@@ -14,8 +13,10 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::PubSubPublisher;
 use super::{Gcp, MAX_ACK_DEADLINE, call, deadline_secs, status_error};
-use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Source};
+use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, PublishBackend, Source};
+use crate::backoff::Backoff;
 use crate::wire::WireMessage;
 
 /// How a [`PubSubSource`] pulls.
@@ -69,6 +70,8 @@ struct Inner {
     buffer: Mutex<mpsc::Receiver<Delivery>>,
     wait: Duration,
     tasks: Vec<JoinHandle<()>>,
+    /// Where [`Source::dead_letter`] publishes: a publisher and the full topic name.
+    dead_letters: Option<(PubSubPublisher, String)>,
 }
 
 /// What the source's tasks and its handle share.
@@ -93,8 +96,7 @@ struct Lease {
 /// How often an open stream sends a keep-alive request.
 const KEEPALIVE: Duration = Duration::from_secs(30);
 /// Backoff between reconnections: from 100 ms, doubling, at most 10 s, with jitter.
-const BACKOFF_FIRST: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
+const RECONNECT: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
 /// A stream that stayed open this long was healthy: the next failure starts the backoff anew.
 const HEALTHY_STREAM: Duration = Duration::from_secs(10);
 /// ModifyAckDeadline takes at most this many ack ids.
@@ -104,6 +106,16 @@ impl PubSubSource {
     /// Streams from the subscriptions `ids` of `gcp`'s project (Hedwig names:
     /// [`Gcp::consumer_source`]). Fails if one does not exist.
     pub async fn open(gcp: &Gcp, ids: &[String], settings: SubscribeSettings) -> Result<Self, BackendError> {
+        Self::open_with_dead_letters(gcp, ids, settings, None).await
+    }
+
+    /// As [`PubSubSource::open`], dead-lettering to the topic `dead_letter_topic` (full name).
+    pub(super) async fn open_with_dead_letters(
+        gcp: &Gcp,
+        ids: &[String],
+        settings: SubscribeSettings,
+        dead_letter_topic: Option<String>,
+    ) -> Result<Self, BackendError> {
         let client = gcp.subscriber.clone();
         let subscriptions: Vec<String> = ids.iter().map(|id| gcp.subscription_path(id)).collect();
         for subscription in &subscriptions {
@@ -122,7 +134,9 @@ impl PubSubSource {
             .map(|index| tokio::spawn(pull(shared.clone(), index, sender.clone())))
             .collect();
         tasks.push(tokio::spawn(renew_leases(Arc::downgrade(&shared))));
-        Ok(Self { inner: Arc::new(Inner { shared, buffer: Mutex::new(buffer), wait: settings.wait, tasks }) })
+        let dead_letters = dead_letter_topic.map(|topic| (gcp.publisher(), topic));
+        let buffer = Mutex::new(buffer);
+        Ok(Self { inner: Arc::new(Inner { shared, buffer, wait: settings.wait, tasks, dead_letters }) })
     }
 
     /// The full names of the subscriptions streamed from.
@@ -237,6 +251,20 @@ impl Source for PubSubSource {
             Ok(())
         })
     }
+
+    /// Publishes the message to the queue's dead-letter topic `hedwig-<QUEUE>-dlq`, then
+    /// acknowledges it. Only sources from [`Gcp::consumer_source`] know that topic.
+    fn dead_letter<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let Some((publisher, topic)) = &self.inner.dead_letters else {
+                return Err(BackendError::Rejected {
+                    reason: "this source was opened without a dead-letter topic".into(),
+                });
+            };
+            publisher.publish(topic, &delivery.message).await?;
+            self.ack(&delivery.ack_id).await
+        })
+    }
 }
 
 impl Drop for Inner {
@@ -312,7 +340,7 @@ async fn pull(shared: Arc<Shared>, index: usize, buffer: mpsc::Sender<Delivery>)
             failures = 0;
         }
         failures = failures.saturating_add(1);
-        tokio::time::sleep(backoff(failures)).await;
+        tokio::time::sleep(RECONNECT.delay(failures)).await;
     }
 }
 
@@ -333,6 +361,7 @@ fn delivery(shared: &Shared, index: usize, received: ReceivedMessage) -> Deliver
             publish_time,
             delivery_attempt: u32::try_from(received.delivery_attempt).ok().filter(|n| *n > 0),
         },
+        lease: None,
     }
 }
 
@@ -369,23 +398,9 @@ async fn renew_leases(shared: std::sync::Weak<Shared>) {
     }
 }
 
-/// The wait before reconnection attempt `failures`: exponential, jittered in its upper half.
-fn backoff(failures: u32) -> Duration {
-    let ceiling = BACKOFF_FIRST.saturating_mul(1 << failures.min(10)).min(BACKOFF_MAX);
-    let jitter = RandomState::new().hash_one(failures) % 1000;
-    ceiling / 2 + ceiling / 2 * jitter as u32 / 1000
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert!(backoff(1) <= Duration::from_millis(200) && backoff(1) >= Duration::from_millis(100));
-        assert!(backoff(5) >= Duration::from_millis(1600));
-        assert!(backoff(30) <= BACKOFF_MAX && backoff(30) >= BACKOFF_MAX / 2);
-    }
 
     #[test]
     fn ack_ids_keep_everything_after_the_first_colon() {

@@ -1,9 +1,6 @@
-//! Consuming: receive, decode, validate, route by (message type, major) to a typed
-//! handler, then acknowledge according to the outcome.
-//!
-//! Nothing is acknowledged unless its handler succeeded or asked to ignore it: messages
-//! that cannot be decoded, fail validation or have no handler are negatively acknowledged
-//! and reported, so the broker retries them and, with a redrive policy, dead-letters them.
+//! Dispatching one message: decode, validate, route by (message type, major) to a typed
+//! handler and run it (catching panics, within a time limit), and say what should become
+//! of it. No broker is involved here.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -15,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Source};
+use crate::backend::{BackendError, BoxFuture, ProviderMetadata};
 use crate::message::{Message, Metadata, Received};
 use crate::schema::{SchemaUrl, ValidationError, Version};
 use crate::wire::{self, DecodeError, WireMessage};
@@ -123,7 +120,17 @@ pub enum Outcome {
         /// The panic message.
         message: String,
     },
-    /// The message could not be handed to a handler: negatively acknowledged.
+    /// The handler did not finish within the consumer's time limit: it was dropped, and the
+    /// message is negatively acknowledged like a failure.
+    TimedOut {
+        /// The limit.
+        after: Duration,
+    },
+    /// The consumer shut down and its deadline passed while the handler ran: the handler was
+    /// dropped and the message negatively acknowledged for immediate redelivery.
+    Interrupted,
+    /// The message could not be handed to a handler: dead-lettered (or negatively
+    /// acknowledged, see [`InvalidMessages`](super::InvalidMessages)).
     Rejected(ConsumeError),
 }
 
@@ -132,6 +139,21 @@ impl Outcome {
     pub fn is_acked(&self) -> bool {
         matches!(self, Self::Acked | Self::Ignored)
     }
+}
+
+/// What the consumer did with a delivery at the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Settlement {
+    /// Acknowledged: the broker forgets it.
+    Acked,
+    /// Negatively acknowledged: redelivered after `delay`.
+    Nacked {
+        /// How long the broker waits before redelivering.
+        delay: Duration,
+    },
+    /// Moved to the dead-letter queue.
+    DeadLettered,
 }
 
 /// The report for one delivery.
@@ -143,7 +165,11 @@ pub struct Processed {
     pub message_type: Option<String>,
     /// What happened.
     pub outcome: Outcome,
-    /// Set when acknowledging (or negatively acknowledging) failed at the broker.
+    /// What was done at the broker; `None` when no broker was involved
+    /// ([`Router::dispatch`]).
+    pub settlement: Option<Settlement>,
+    /// Set when settling failed at the broker (the message is then redelivered when its
+    /// lease runs out), or when dead-lettering failed and it was negatively acknowledged instead.
     pub settle_error: Option<BackendError>,
 }
 
@@ -213,18 +239,37 @@ impl Router {
     /// Decodes, validates and routes one message, runs its handler (catching panics) and
     /// says what should become of it. Does not talk to the broker.
     pub async fn dispatch(&self, message: &WireMessage, provider: ProviderMetadata) -> Processed {
-        let report = |id, message_type, outcome| Processed { id, message_type, outcome, settle_error: None };
+        self.dispatch_within(message, provider, None, std::future::pending()).await
+    }
+
+    /// [`Router::dispatch`], giving up on the handler after `limit` or when `stop` completes.
+    /// Records the message's id and type on the current `message_received` span.
+    pub(crate) async fn dispatch_within(
+        &self,
+        message: &WireMessage,
+        provider: ProviderMetadata,
+        limit: Option<Duration>,
+        stop: impl Future<Output = ()>,
+    ) -> Processed {
+        let report =
+            |id, message_type, outcome| Processed { id, message_type, outcome, settlement: None, settle_error: None };
         let (metadata, data) = match wire::decode(message) {
             Ok(decoded) => decoded,
             Err(e) => return report(None, None, Outcome::Rejected(e.into())),
         };
+        let span = tracing::Span::current();
+        span.record("id", metadata.id.as_str());
+        #[cfg(feature = "otel")]
+        crate::otel::set_parent(&span, &metadata.headers);
         let id = Some(metadata.id.clone());
         let Some(url) = SchemaUrl::parse(&metadata.schema) else {
             return report(id, None, Outcome::Rejected(ConsumeError::SchemaUrl { found: metadata.schema }));
         };
+        span.record("message_type", url.message_type.as_str());
+        span.record("otel.name", format!("message_received/{}", url.message_type));
         let message_type = Some(url.message_type.clone());
         let outcome = match self.resolve(url, metadata, data, provider) {
-            Ok(handler) => run_handler(handler).await,
+            Ok(handler) => run_handler(handler, limit, stop).await,
             Err(outcome) => outcome,
         };
         report(id, message_type, outcome)
@@ -262,15 +307,43 @@ impl Router {
     }
 }
 
-/// Runs a handler future, turning a panic into [`Outcome::Panicked`].
-async fn run_handler(mut future: BoxFuture<'static, HandlerResult>) -> Outcome {
+/// The span a consumer runs each delivery in; [`Router::dispatch`] fills in the message's
+/// id and type, and names it `message_received/<type>` for OpenTelemetry.
+pub(crate) fn received_span(provider: &ProviderMetadata) -> tracing::Span {
+    tracing::info_span!(
+        "message_received",
+        otel.name = "message_received",
+        otel.kind = "consumer",
+        message_type = tracing::field::Empty,
+        id = tracing::field::Empty,
+        delivery_attempt = provider.delivery_attempt(),
+    )
+}
+
+/// Runs a handler future, turning a panic into [`Outcome::Panicked`], and dropping it after
+/// `limit` ([`Outcome::TimedOut`]) or when `stop` completes ([`Outcome::Interrupted`]).
+async fn run_handler(
+    mut future: BoxFuture<'static, HandlerResult>,
+    limit: Option<Duration>,
+    stop: impl Future<Output = ()>,
+) -> Outcome {
     // `catch_unwind` wraps the poll's return value; a panic surfaces as its `Err`.
-    let result = poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+    let handled = poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
         Ok(std::task::Poll::Ready(result)) => std::task::Poll::Ready(Ok(result)),
         Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
         Err(panic) => std::task::Poll::Ready(Err(panic_message(&*panic))),
-    })
-    .await;
+    });
+    let timer = async {
+        match limit {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    let result = tokio::select! {
+        result = handled => result,
+        () = timer => return Outcome::TimedOut { after: limit.unwrap_or_default() },
+        () = stop => return Outcome::Interrupted,
+    };
     match result {
         Ok(Ok(())) => Outcome::Acked,
         Ok(Err(HandlerError::Ignore)) => Outcome::Ignored,
@@ -296,103 +369,5 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
         (Some(s), _) => (*s).to_owned(),
         (_, Some(s)) => s.clone(),
         _ => "non-string panic payload".to_owned(),
-    }
-}
-
-/// Pulls deliveries from a [`Source`], dispatches them through a [`Router`] and
-/// acknowledges each according to its [`Outcome`].
-pub struct Consumer {
-    source: Arc<dyn Source>,
-    router: Router,
-    batch_size: usize,
-}
-
-impl fmt::Debug for Consumer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Consumer").field("router", &self.router).field("batch_size", &self.batch_size).finish()
-    }
-}
-
-impl Consumer {
-    /// A consumer of `source` handing messages to `router`'s handlers, 10 per receive.
-    pub fn new(source: impl Source, router: Router) -> Self {
-        Self { source: Arc::new(source), router, batch_size: 10 }
-    }
-
-    /// Receives up to `size` messages at a time (default 10, SQS's maximum).
-    pub fn with_batch_size(mut self, size: usize) -> Self {
-        self.batch_size = size.max(1);
-        self
-    }
-
-    /// Receives one batch (waiting as the source's long poll does), handles every
-    /// message in it, acknowledges each by its outcome, and reports them.
-    pub async fn poll(&self) -> Result<Vec<Processed>, BackendError> {
-        let deliveries = self.source.receive(self.batch_size).await?;
-        let mut report = Vec::with_capacity(deliveries.len());
-        for delivery in deliveries {
-            report.push(self.process(delivery).await);
-        }
-        Ok(report)
-    }
-
-    async fn process(&self, delivery: Delivery) -> Processed {
-        let Delivery { ack_id, message, provider } = delivery;
-        let mut processed = self.router.dispatch(&message, provider).await;
-        let (id, message_type) = (processed.id.as_deref(), processed.message_type.as_deref());
-        log_outcome(id, message_type, &processed.outcome);
-        let settled = match &processed.outcome {
-            Outcome::Acked | Outcome::Ignored => self.source.ack(&ack_id).await,
-            Outcome::Retry { after } => self.source.nack(&ack_id, *after).await,
-            Outcome::Failed { .. } | Outcome::Panicked { .. } | Outcome::Rejected(_) => {
-                self.source.nack(&ack_id, Duration::ZERO).await
-            }
-        };
-        if let Err(e) = &settled {
-            tracing::error!(id, message_type, error = %e, "could not settle message with the broker");
-        }
-        processed.settle_error = settled.err();
-        processed
-    }
-
-    /// Polls until `shutdown` completes, then returns after the batch in hand is settled.
-    /// Transient broker failures are logged and retried after a pause; a permanent one
-    /// (e.g. the queue does not exist) ends the loop with that error.
-    pub async fn run_until(&self, shutdown: impl Future<Output = ()>) -> Result<(), BackendError> {
-        let mut shutdown = std::pin::pin!(shutdown);
-        loop {
-            let batch = tokio::select! {
-                biased;
-                () = &mut shutdown => return Ok(()),
-                batch = self.source.receive(self.batch_size) => batch,
-            };
-            match batch {
-                Ok(deliveries) => {
-                    for delivery in deliveries {
-                        self.process(delivery).await;
-                    }
-                }
-                Err(e) if e.is_retryable() => {
-                    tracing::warn!(error = %e, "receive failed; retrying in 1s");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-fn log_outcome(id: Option<&str>, message_type: Option<&str>, outcome: &Outcome) {
-    match outcome {
-        Outcome::Acked => tracing::debug!(id, message_type, "handled"),
-        Outcome::Ignored => tracing::info!(id, message_type, "handler ignored the message; acknowledged"),
-        Outcome::Retry { after } => tracing::debug!(id, message_type, ?after, "handler asked for a retry"),
-        Outcome::Failed { error } => {
-            tracing::error!(id, message_type, %error, "handler failed; message will be retried")
-        }
-        Outcome::Panicked { message } => {
-            tracing::error!(id, message_type, panic = %message, "handler panicked; message will be retried")
-        }
-        Outcome::Rejected(error) => tracing::error!(id, message_type, %error, "message rejected; not acknowledged"),
     }
 }

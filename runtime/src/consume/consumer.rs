@@ -1,0 +1,408 @@
+//! The consumer loop: bounded concurrency, lease extension, settlement by outcome, hooks,
+//! health and graceful shutdown.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::dispatch::{Outcome, Processed, Router, Settlement, received_span};
+use super::hooks::{Health, Hook};
+use crate::backend::{BackendError, Delivery, Source};
+use crate::backoff::Backoff;
+
+/// What to do with a message no handler can take: undecodable, failing validation, of an
+/// unknown type or major.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum InvalidMessages {
+    /// Move it to the dead-letter queue at once (SQS: send to `HEDWIG-<QUEUE>-DLQ`, then
+    /// delete; Pub/Sub: publish to `hedwig-<QUEUE>-dlq`, then acknowledge; in-memory: the
+    /// queue's dead-letter queue). No retry can fix it. Where the source cannot, it is
+    /// negatively acknowledged with the retry backoff.
+    #[default]
+    DeadLetter,
+    /// Negatively acknowledge it with the retry backoff and let the broker's redrive policy
+    /// decide, as the Hedwig libraries do.
+    Nack,
+}
+
+/// The consumer's knobs. `ConsumerSettings { max_in_flight: 32, ..Default::default() }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsumerSettings {
+    /// Handlers running at once (default 10). The consumer receives only while fewer are in
+    /// flight, and never more than there is room for.
+    pub max_in_flight: usize,
+    /// Messages asked for per receive, at most (default 10, SQS's maximum).
+    pub batch_size: usize,
+    /// A handler still running after this is dropped and its message retried like a
+    /// failure (default 15 min; `None`: no limit).
+    pub handler_timeout: Option<Duration>,
+    /// Each lease extension makes the delivery invisible for this long from then (default
+    /// 30 s). Extensions happen when a third of the current lease is left.
+    pub lease_extension: Duration,
+    /// No lease is extended past this long after receipt (default 1 h); the broker then
+    /// redelivers a message whose handler still runs. Pub/Sub sources renew leases
+    /// themselves, up to their own `SubscribeSettings::max_lease`.
+    pub max_lease: Duration,
+    /// Delay before a failed, panicked or timed-out message is redelivered, by delivery
+    /// attempt (default 1 s doubling to 10 min, jittered).
+    pub retry: Backoff,
+    /// What becomes of messages no handler can take (default: dead-lettered at once).
+    pub invalid_messages: InvalidMessages,
+    /// On shutdown, how long in-flight handlers may still run (default 30 s); the ones
+    /// still running then are dropped and their messages redelivered at once.
+    pub shutdown_deadline: Duration,
+}
+
+impl Default for ConsumerSettings {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 10,
+            batch_size: 10,
+            handler_timeout: Some(Duration::from_secs(15 * 60)),
+            lease_extension: Duration::from_secs(30),
+            max_lease: Duration::from_secs(60 * 60),
+            retry: Backoff::new(Duration::from_secs(1), Duration::from_secs(600)),
+            invalid_messages: InvalidMessages::DeadLetter,
+            shutdown_deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Backoff between failed receives.
+const RECEIVE_RETRY: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+
+/// Pulls deliveries from a [`Source`], hands them to a [`Router`]'s handlers (up to
+/// [`ConsumerSettings::max_in_flight`] at once), keeps their leases alive while they run,
+/// and settles each according to its [`Outcome`].
+pub struct Consumer {
+    worker: Arc<Worker>,
+}
+
+/// What each message's task needs.
+struct Worker {
+    source: Arc<dyn Source>,
+    router: Router,
+    settings: ConsumerSettings,
+    hooks: Vec<Box<dyn Hook>>,
+    health: Mutex<Health>,
+}
+
+impl fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("router", &self.worker.router)
+            .field("settings", &self.worker.settings)
+            .field("hooks", &self.worker.hooks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Consumer {
+    /// A consumer of `source` handing messages to `router`'s handlers, with the default
+    /// [`ConsumerSettings`].
+    pub fn new(source: impl Source, router: Router) -> Self {
+        let worker = Worker {
+            source: Arc::new(source),
+            router,
+            settings: ConsumerSettings::default(),
+            hooks: Vec::new(),
+            health: Mutex::default(),
+        };
+        Self { worker: Arc::new(worker) }
+    }
+
+    fn configure(&mut self) -> &mut Worker {
+        Arc::get_mut(&mut self.worker).expect("a consumer is configured before it runs")
+    }
+
+    /// Uses `settings` (zero counts are raised to 1).
+    pub fn with_settings(mut self, settings: ConsumerSettings) -> Self {
+        let settings = ConsumerSettings {
+            max_in_flight: settings.max_in_flight.max(1),
+            batch_size: settings.batch_size.max(1),
+            ..settings
+        };
+        self.configure().settings = settings;
+        self
+    }
+
+    /// Receives up to `size` messages at a time (default 10).
+    pub fn with_batch_size(self, size: usize) -> Self {
+        let settings = ConsumerSettings { batch_size: size, ..self.worker.settings };
+        self.with_settings(settings)
+    }
+
+    /// Runs `hook` around every delivery, after the hooks added before it.
+    pub fn with_hook(mut self, hook: impl Hook) -> Self {
+        self.configure().hooks.push(Box::new(hook));
+        self
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &ConsumerSettings {
+        &self.worker.settings
+    }
+
+    /// A snapshot of the consumer's health and counts.
+    pub fn health(&self) -> Health {
+        self.worker.health().clone()
+    }
+
+    /// Receives one batch (waiting as the source's long poll does), handles its messages
+    /// concurrently, settles each by its outcome, and reports them in order.
+    pub async fn poll(&self) -> Result<Vec<Processed>, BackendError> {
+        let settings = &self.worker.settings;
+        let deliveries = self.worker.receive(settings.batch_size.min(settings.max_in_flight)).await?;
+        let (_stop, stopped) = watch::channel(false);
+        let tasks: Vec<_> = deliveries
+            .into_iter()
+            .map(|delivery| tokio::spawn(self.worker.clone().process(delivery, stopped.clone())))
+            .collect();
+        let mut report = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            report.push(task.await.expect("message tasks catch their handlers' and hooks' panics"));
+        }
+        Ok(report)
+    }
+
+    /// Runs until `shutdown` completes (e.g. [`shutdown_signal`], or a channel closing),
+    /// then stops receiving, lets in-flight handlers finish within
+    /// [`ConsumerSettings::shutdown_deadline`], settles every message, and returns.
+    /// Transient broker failures are logged and retried with backoff; a permanent one (the
+    /// queue does not exist) ends the loop, after the same drain, with that error.
+    ///
+    /// Dropping the future instead aborts the handlers in flight; their messages come back
+    /// when their leases run out.
+    pub async fn run_until(&self, shutdown: impl Future<Output = ()>) -> Result<(), BackendError> {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let settings = self.worker.settings;
+        let permits = Arc::new(Semaphore::new(settings.max_in_flight));
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let mut receive_errors = 0;
+        let result = loop {
+            while tasks.try_join_next().is_some() {}
+            let first = tokio::select! {
+                biased;
+                () = &mut shutdown => break Ok(()),
+                permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            };
+            let room = 1 + permits.available_permits();
+            let batch = tokio::select! {
+                biased;
+                () = &mut shutdown => break Ok(()),
+                batch = self.worker.receive(room.min(settings.batch_size)) => batch,
+            };
+            match batch {
+                Ok(deliveries) => {
+                    receive_errors = 0;
+                    let mut first = Some(first);
+                    for delivery in deliveries {
+                        let permit = match first.take() {
+                            Some(permit) => permit,
+                            None => permits.clone().acquire_owned().await.expect("the semaphore is never closed"),
+                        };
+                        let task = self.worker.clone().process(delivery, stopped.clone());
+                        tasks.spawn(async move {
+                            task.await;
+                            drop(permit);
+                        });
+                    }
+                }
+                Err(error) if error.is_retryable() => {
+                    receive_errors += 1;
+                    let pause = RECEIVE_RETRY.delay(receive_errors);
+                    tracing::warn!(%error, ?pause, "receive failed; retrying");
+                    tokio::select! {
+                        biased;
+                        () = &mut shutdown => break Ok(()),
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "receive failed for good; stopping");
+                    break Err(error);
+                }
+            }
+        };
+        self.drain(tasks, stop).await;
+        result
+    }
+
+    /// Waits for the tasks in flight, up to the shutdown deadline; then tells the rest to
+    /// drop their handlers and waits for them to settle.
+    async fn drain(&self, mut tasks: JoinSet<()>, stop: watch::Sender<bool>) {
+        let in_flight = tasks.len();
+        let deadline = self.worker.settings.shutdown_deadline;
+        tracing::info!(in_flight, ?deadline, "shutting down: waiting for handlers in flight");
+        let finished = tokio::time::timeout(deadline, async { while tasks.join_next().await.is_some() {} }).await;
+        if finished.is_err() {
+            tracing::warn!(left = tasks.len(), "shutdown deadline passed: dropping the handlers still running");
+            let _ = stop.send(true);
+            while tasks.join_next().await.is_some() {}
+        }
+        tracing::info!(in_flight, "consumer stopped");
+    }
+}
+
+impl Worker {
+    fn health(&self) -> MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn receive(&self, max: usize) -> Result<Vec<Delivery>, BackendError> {
+        let batch = self.source.receive(max).await;
+        let mut health = self.health();
+        match &batch {
+            Ok(deliveries) => {
+                health.consecutive_receive_errors = 0;
+                health.last_receive = Some(SystemTime::now());
+                health.received += deliveries.len() as u64;
+            }
+            Err(_) => health.consecutive_receive_errors = health.consecutive_receive_errors.saturating_add(1),
+        }
+        batch
+    }
+
+    /// Handles one delivery (keeping its lease alive), settles it, and reports it.
+    async fn process(self: Arc<Self>, delivery: Delivery, mut stopped: watch::Receiver<bool>) -> Processed {
+        self.health().in_flight += 1;
+        let received_at = Instant::now();
+        let span = received_span(&delivery.provider);
+        self.run_hooks("before", |hook| hook.before(&delivery));
+        let stop = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let dispatch = self.router.dispatch_within(
+            &delivery.message,
+            delivery.provider.clone(),
+            self.settings.handler_timeout,
+            stop,
+        );
+        let mut processed = tokio::select! {
+            processed = dispatch.instrument(span.clone()) => processed,
+            never = self.keep_lease(&delivery, received_at) => match never {},
+        };
+        self.settle(&delivery, &mut processed).instrument(span).await;
+        self.run_hooks("after", |hook| hook.after(&delivery, &processed));
+        let mut health = self.health();
+        health.in_flight -= 1;
+        health.record(&processed);
+        processed
+    }
+
+    fn run_hooks(&self, stage: &str, run: impl Fn(&dyn Hook)) {
+        for hook in &self.hooks {
+            if catch_unwind(AssertUnwindSafe(|| run(hook.as_ref()))).is_err() {
+                tracing::error!(stage, "a consumer hook panicked");
+            }
+        }
+    }
+
+    /// Extends the delivery's lease when a third of it is left, by
+    /// [`ConsumerSettings::lease_extension`], up to [`ConsumerSettings::max_lease`] after
+    /// receipt; then, or when the lease is lost or the source renews leases itself, waits
+    /// forever (the handler's completion ends it).
+    async fn keep_lease(&self, delivery: &Delivery, received_at: Instant) -> std::convert::Infallible {
+        if let Some(mut lease) = delivery.lease {
+            let mut expires = received_at + lease;
+            let limit = received_at + self.settings.max_lease;
+            while expires < limit {
+                tokio::time::sleep_until(expires - lease / 3).await;
+                let left = limit.saturating_duration_since(Instant::now());
+                if left < Duration::from_secs(1) {
+                    break;
+                }
+                lease = self.settings.lease_extension.min(left);
+                if let Err(error) = self.source.extend(&delivery.ack_id, lease).await {
+                    tracing::warn!(%error, "cannot extend the lease; the message may be redelivered while handled");
+                    break;
+                }
+                expires = Instant::now() + lease;
+            }
+        }
+        std::future::pending().await
+    }
+
+    /// Acknowledges, negatively acknowledges or dead-letters the delivery by its outcome.
+    async fn settle(&self, delivery: &Delivery, processed: &mut Processed) {
+        log_outcome(processed);
+        let attempt = delivery.provider.delivery_attempt().unwrap_or(1);
+        let backoff = Settlement::Nacked { delay: self.settings.retry.delay(attempt) };
+        let settlement = match &processed.outcome {
+            Outcome::Acked | Outcome::Ignored => Settlement::Acked,
+            Outcome::Retry { after } => Settlement::Nacked { delay: *after },
+            Outcome::Interrupted => Settlement::Nacked { delay: Duration::ZERO },
+            Outcome::Failed { .. } | Outcome::Panicked { .. } | Outcome::TimedOut { .. } => backoff,
+            Outcome::Rejected(_) => match self.settings.invalid_messages {
+                InvalidMessages::DeadLetter => Settlement::DeadLettered,
+                InvalidMessages::Nack => backoff,
+            },
+        };
+        let mut result = self.apply(delivery, settlement).await;
+        processed.settlement = Some(settlement);
+        if settlement == Settlement::DeadLettered
+            && let Err(error) = result
+        {
+            tracing::error!(%error, "cannot dead-letter the message; it will be retried");
+            processed.settle_error = Some(error);
+            processed.settlement = Some(backoff);
+            result = self.apply(delivery, backoff).await;
+        }
+        if let Err(error) = result {
+            tracing::error!(%error, "cannot settle the message with the broker; it comes back when its lease runs out");
+            processed.settle_error = Some(error);
+        }
+    }
+
+    async fn apply(&self, delivery: &Delivery, settlement: Settlement) -> Result<(), BackendError> {
+        match settlement {
+            Settlement::Acked => self.source.ack(&delivery.ack_id).await,
+            Settlement::Nacked { delay } => self.source.nack(&delivery.ack_id, delay).await,
+            Settlement::DeadLettered => self.source.dead_letter(delivery).await,
+        }
+    }
+}
+
+fn log_outcome(processed: &Processed) {
+    match &processed.outcome {
+        Outcome::Acked => tracing::debug!("handled"),
+        Outcome::Ignored => tracing::info!("handler ignored the message; acknowledged"),
+        Outcome::Retry { after } => tracing::debug!(?after, "handler asked for a retry"),
+        Outcome::Failed { error } => tracing::error!(%error, "handler failed; message will be retried"),
+        Outcome::Panicked { message } => tracing::error!(panic = %message, "handler panicked; message will be retried"),
+        Outcome::TimedOut { after } => tracing::error!(?after, "handler timed out; message will be retried"),
+        Outcome::Interrupted => tracing::warn!("handler interrupted by shutdown; message will be redelivered"),
+        Outcome::Rejected(error) => tracing::error!(%error, "message rejected: no handler can take it"),
+    }
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM: `consumer.run_until(shutdown_signal())`.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,123 @@
+//! Helpers for testing a service's own code: a publisher that records instead of sending,
+//! with typed asserts, and a way to run a handler on a message without a broker.
+//!
+//! ```ignore
+//! let recording = Recording::new();
+//! signup(&recording.publisher("signup"), "ada@example.com").await?;   // code under test
+//! recording.assert_published::<UserCreatedV1>(|m| m.data.email == "ada@example.com");
+//!
+//! let processed = owlpost::testing::handle(&router, user).await?;   // validated like a publish
+//! assert!(matches!(processed.outcome, Outcome::Acked));
+//! ```
+
+use std::fmt::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::backend::{BackendError, BoxFuture, ProviderMetadata, PublishBackend};
+use crate::consume::{Processed, Router, received_span};
+use crate::message::{IntoOutgoing, Message, Received};
+use crate::publish::{PublishError, Publisher};
+use crate::schema::SchemaUrl;
+use crate::wire::{self, WireMessage};
+use tracing::Instrument;
+
+/// A publish backend that keeps every message instead of sending it. Clones share the record.
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    published: Arc<Mutex<Vec<(String, WireMessage)>>>,
+}
+
+impl Recording {
+    /// An empty recording.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A publisher for the service `name` that records into this recording. Messages are
+    /// validated and encoded exactly as they would be for a broker.
+    pub fn publisher(&self, name: impl Into<String>) -> Publisher {
+        Publisher::new(name, self.clone())
+    }
+
+    /// Everything published so far, in order: `(topic, wire message)`.
+    pub fn messages(&self) -> Vec<(String, WireMessage)> {
+        self.published.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Forgets what was published.
+    pub fn clear(&self) {
+        self.published.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
+    /// The published messages of `M`'s type and major, decoded, in order.
+    pub fn published<M: Message>(&self) -> Vec<Received<M>> {
+        self.messages().iter().filter_map(|(_, wire)| decode::<M>(wire)).collect()
+    }
+
+    /// The first published `M` that `matches` accepts. Panics, listing what was published,
+    /// when there is none.
+    #[track_caller]
+    pub fn assert_published<M: Message>(&self, matches: impl Fn(&Received<M>) -> bool) -> Received<M> {
+        match self.published::<M>().into_iter().find(|m| matches(m)) {
+            Some(found) => found,
+            None => panic!(
+                "no `{}` major {} published that matches; published: {}",
+                M::MESSAGE_TYPE,
+                M::MAJOR,
+                self.listing()
+            ),
+        }
+    }
+
+    /// Panics, listing them, if any `M` was published.
+    #[track_caller]
+    pub fn assert_not_published<M: Message>(&self) {
+        let count = self.published::<M>().len();
+        assert!(count == 0, "{count} `{}` major {} published: {}", M::MESSAGE_TYPE, M::MAJOR, self.listing());
+    }
+
+    fn listing(&self) -> String {
+        let messages = self.messages();
+        if messages.is_empty() {
+            return "nothing".to_owned();
+        }
+        messages.iter().fold(String::new(), |mut text, (topic, wire)| {
+            let _ = match wire::decode(wire) {
+                Ok((metadata, data)) => write!(text, "\n  {topic}: {} {data}", metadata.schema),
+                Err(error) => write!(text, "\n  {topic}: undecodable ({error})"),
+            };
+            text
+        })
+    }
+}
+
+fn decode<M: Message>(wire: &WireMessage) -> Option<Received<M>> {
+    let (metadata, data) = wire::decode(wire).ok()?;
+    let url = SchemaUrl::parse(&metadata.schema)?;
+    if url.message_type != M::MESSAGE_TYPE || url.version.major != M::MAJOR {
+        return None;
+    }
+    let data = serde_json::from_value(data).ok()?;
+    Some(Received { data, version: url.version, metadata, provider: ProviderMetadata::None })
+}
+
+impl PublishBackend for Recording {
+    fn publish<'a>(&'a self, topic: &'a str, message: &'a WireMessage) -> BoxFuture<'a, Result<String, BackendError>> {
+        Box::pin(async move {
+            let mut published = self.published.lock().unwrap_or_else(PoisonError::into_inner);
+            published.push((topic.to_owned(), message.clone()));
+            Ok(format!("recorded-{}", published.len()))
+        })
+    }
+}
+
+/// Runs `router`'s handler on `message` as a consumer would, without a broker: the message
+/// is validated and encoded as a publish would (so an invalid one is a [`PublishError`]),
+/// then decoded, validated and dispatched. The handler sees [`ProviderMetadata::None`].
+pub async fn handle<O: IntoOutgoing>(router: &Router, message: O) -> Result<Processed, PublishError> {
+    let recording = Recording::new();
+    recording.publisher("owlpost-test").publish(message).await?;
+    let (_, wire) = recording.messages().pop().expect("a successful publish recorded one message");
+    let provider = ProviderMetadata::None;
+    Ok(router.dispatch(&wire, provider.clone()).instrument(received_span(&provider)).await)
+}
