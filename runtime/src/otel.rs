@@ -42,7 +42,9 @@ pub(crate) fn set_parent(span: &tracing::Span, headers: &BTreeMap<String, String
     let state = headers.get(TRACESTATE).and_then(|value| TraceState::from_str(value).ok()).unwrap_or_default();
     let (trace_id, span_id, flags) = parent;
     let remote = SpanContext::new(trace_id, span_id, flags, true, state);
-    let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+    if let Err(error) = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote)) {
+        tracing::debug!(%error, "cannot make the message's trace context the span's parent");
+    }
 }
 
 /// `00-<trace id>-<span id>-<flags>`.

@@ -14,12 +14,11 @@ use std::fmt::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::backend::{BackendError, BoxFuture, ProviderMetadata, PublishBackend};
-use crate::consume::{Processed, Router, received_span};
+use crate::consume::{Processed, Router};
 use crate::message::{IntoOutgoing, Message, Received};
 use crate::publish::{PublishError, Publisher};
 use crate::schema::SchemaUrl;
 use crate::wire::{self, WireMessage};
-use tracing::Instrument;
 
 /// A publish backend that keeps every message instead of sending it. Clones share the record.
 #[derive(Debug, Clone, Default)]
@@ -118,6 +117,5 @@ pub async fn handle<O: IntoOutgoing>(router: &Router, message: O) -> Result<Proc
     let recording = Recording::new();
     recording.publisher("owlpost-test").publish(message).await?;
     let (_, wire) = recording.messages().pop().expect("a successful publish recorded one message");
-    let provider = ProviderMetadata::None;
-    Ok(router.dispatch(&wire, provider.clone()).instrument(received_span(&provider)).await)
+    Ok(router.dispatch(&wire, ProviderMetadata::None).await)
 }

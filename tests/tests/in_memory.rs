@@ -1,8 +1,13 @@
 //! End to end on the in-memory broker, through the generated API of `schemas/example.json`.
 
-use std::sync::{Arc, Mutex};
+#[macro_use]
+mod support;
 
-use owlpost::memory::{MemoryBroker, QueueStats};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use owlpost::Source;
+use owlpost::memory::{MemoryBroker, QueueConfig, QueueStats};
 use owlpost::{
     ConsumeError, Consumer, DynamicMessage, HandlerResult, Outcome, Outgoing, PublishError, Publisher, Received,
     Router, Version, WireMessage,
@@ -185,14 +190,17 @@ async fn unknown_minor_is_refused_at_publish_and_newer_minor_accepted_on_consume
     assert_eq!(recorder.seen(), ["v1 1.0 U_1 a@example.com", "v1 1.7 U_9 n@example.com"]);
 }
 
-/// Injects `message`, polls once, and returns the outcome; checks the message was not acked.
+/// Injects `message`, polls once, and returns the outcome; checks the message was moved to
+/// the dead-letter queue unchanged, not acknowledged and not retried.
 async fn rejected(message: WireMessage) -> ConsumeError {
     let (broker, _, consumer, recorder) = setup();
-    broker.inject("user-created-v1", message).unwrap();
+    broker.inject("user-created-v1", message.clone()).unwrap();
     let mut processed = consumer.poll().await.unwrap();
     assert_eq!(processed.len(), 1);
     assert!(recorder.seen().is_empty(), "no handler may run");
-    assert_eq!(broker.stats("q").unwrap().ready, 1, "a rejected message is not acknowledged");
+    assert_eq!(broker.stats("q"), Some(QueueStats::default()), "not retried");
+    let dead = broker.queue("q-dlq").receive(10).await.unwrap();
+    assert_eq!(dead.iter().map(|d| &d.message).collect::<Vec<_>>(), [&message], "dead-lettered as it was");
     match processed.remove(0).outcome {
         Outcome::Rejected(error) => error,
         other => panic!("expected a rejection, got {other:?}"),
@@ -200,7 +208,7 @@ async fn rejected(message: WireMessage) -> ConsumeError {
 }
 
 #[tokio::test]
-async fn invalid_raw_message_is_not_acked_and_is_reported() {
+async fn invalid_raw_message_is_dead_lettered_and_reported() {
     let body = json!({"user_id": "nope", "email": "a@example.com", "plan": "free"}).to_string();
     let error = rejected(raw(&format!("{ROOT}#/schemas/user-created/1.0"), &body)).await;
     let ConsumeError::Invalid(invalid) = error else { panic!("expected Invalid, got {error:?}") };
@@ -232,53 +240,37 @@ async fn malformed_messages_are_rejected() {
     assert!(matches!(error, ConsumeError::Decode(owlpost::wire::DecodeError::MissingAttribute { name: "hedwig_id" })));
 }
 
-/// Panics on the first `user_deleted` message it sees, handles the rest.
-#[derive(Clone, Default)]
-struct PanicsOnce {
-    calls: Arc<Mutex<u32>>,
+/// The consumer suite's fixture: a broker with `user-created-v1` feeding queue `q`.
+struct Memory {
+    broker: MemoryBroker,
 }
 
-impl UserDeletedHandler for PanicsOnce {
-    async fn user_deleted_v1(&self, message: Received<UserDeletedV1>) -> HandlerResult {
-        let call = {
-            let mut calls = self.calls.lock().unwrap();
-            *calls += 1;
-            *calls
-        };
-        assert!(call > 1, "handler bug on {}", *message.data.user_id);
-        Ok(())
+impl support::suite::Fixture for Memory {
+    type Source = owlpost::memory::MemoryQueue;
+    const SHORT_LEASE: Duration = Duration::from_secs(1);
+    const SLACK: Duration = Duration::from_millis(300);
+
+    async fn new(lease: Duration) -> Self {
+        let broker = MemoryBroker::new();
+        let config =
+            QueueConfig { visibility_timeout: lease, receive_wait: Duration::from_millis(100), dead_letter: None };
+        broker.create_queue("q", config).unwrap();
+        broker.subscribe("user-created-v1", "q");
+        Self { broker }
+    }
+    fn publisher(&self) -> Publisher {
+        Publisher::new("e2e", self.broker.clone())
+    }
+    fn source(&self) -> Self::Source {
+        self.broker.queue("q")
+    }
+    async fn publish_raw(&self, message: WireMessage) {
+        self.broker.inject("user-created-v1", message).unwrap();
+    }
+    async fn dead_letters(&self, _: usize) -> Vec<WireMessage> {
+        let received = self.broker.queue("q-dlq").receive(10).await.unwrap();
+        received.into_iter().map(|d| d.message).collect()
     }
 }
 
-#[tokio::test]
-async fn run_until_survives_a_panicking_handler_and_stops_on_shutdown() {
-    let broker = MemoryBroker::new();
-    broker.subscribe("user_deleted-v1", "q");
-    let publisher = Publisher::new("e2e", broker.clone());
-    let handler = PanicsOnce::default();
-    let mut router = Router::new();
-    register_user_deleted(&mut router, handler.clone());
-    let consumer = Consumer::new(broker.queue("q"), router);
-    for user in ["U_1", "U_2"] {
-        let message = UserDeletedV1 { user_id: user.parse().unwrap(), reason: Some(UserDeletedV1Reason::Requested) };
-        publish_user_deleted(&publisher, message).await.unwrap();
-    }
-
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        consumer
-            .run_until(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    // The panicked message is redelivered at once (nack with no delay) and then handled.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while broker.stats("q").unwrap() != QueueStats::default() {
-        assert!(tokio::time::Instant::now() < deadline, "messages not drained: {:?}", broker.stats("q"));
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    stop.send(()).unwrap();
-    run.await.expect("the consumer task did not panic").expect("the loop ended cleanly");
-    assert_eq!(*handler.calls.lock().unwrap(), 3, "two messages, one of them twice");
-}
+consumer_suite!(Memory);

@@ -281,14 +281,11 @@ impl Worker {
         let stop = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
-        let dispatch = self.router.dispatch_within(
-            &delivery.message,
-            delivery.provider.clone(),
-            self.settings.handler_timeout,
-            stop,
-        );
+        let limit = self.settings.handler_timeout;
+        let dispatch = self.router.dispatch_within(&delivery.message, delivery.provider.clone(), limit, stop, &span);
+        // Not in `span`: entering it before dispatching would fix its trace parent too early.
         let mut processed = tokio::select! {
-            processed = dispatch.instrument(span.clone()) => processed,
+            processed = dispatch => processed,
             never = self.keep_lease(&delivery, received_at) => match never {},
         };
         self.settle(&delivery, &mut processed).instrument(span).await;
@@ -323,7 +320,11 @@ impl Worker {
                 }
                 lease = self.settings.lease_extension.min(left);
                 if let Err(error) = self.source.extend(&delivery.ack_id, lease).await {
-                    tracing::warn!(%error, "cannot extend the lease; the message may be redelivered while handled");
+                    tracing::warn!(
+                        ack_id = %delivery.ack_id,
+                        %error,
+                        "cannot extend the lease; the message may be redelivered while handled"
+                    );
                     break;
                 }
                 expires = Instant::now() + lease;

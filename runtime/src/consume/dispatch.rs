@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::backend::{BackendError, BoxFuture, ProviderMetadata};
 use crate::message::{Message, Metadata, Received};
@@ -239,17 +240,20 @@ impl Router {
     /// Decodes, validates and routes one message, runs its handler (catching panics) and
     /// says what should become of it. Does not talk to the broker.
     pub async fn dispatch(&self, message: &WireMessage, provider: ProviderMetadata) -> Processed {
-        self.dispatch_within(message, provider, None, std::future::pending()).await
+        let span = received_span(&provider);
+        self.dispatch_within(message, provider, None, std::future::pending(), &span).await
     }
 
-    /// [`Router::dispatch`], giving up on the handler after `limit` or when `stop` completes.
-    /// Records the message's id and type on the current `message_received` span.
+    /// [`Router::dispatch`], giving up on the handler after `limit` or when `stop` completes,
+    /// in `span` (a [`received_span`] not entered yet: with the `otel` feature, the message's
+    /// trace context becomes its parent).
     pub(crate) async fn dispatch_within(
         &self,
         message: &WireMessage,
         provider: ProviderMetadata,
         limit: Option<Duration>,
         stop: impl Future<Output = ()>,
+        span: &tracing::Span,
     ) -> Processed {
         let report =
             |id, message_type, outcome| Processed { id, message_type, outcome, settlement: None, settle_error: None };
@@ -257,10 +261,9 @@ impl Router {
             Ok(decoded) => decoded,
             Err(e) => return report(None, None, Outcome::Rejected(e.into())),
         };
-        let span = tracing::Span::current();
-        span.record("id", metadata.id.as_str());
         #[cfg(feature = "otel")]
-        crate::otel::set_parent(&span, &metadata.headers);
+        crate::otel::set_parent(span, &metadata.headers);
+        span.record("id", metadata.id.as_str());
         let id = Some(metadata.id.clone());
         let Some(url) = SchemaUrl::parse(&metadata.schema) else {
             return report(id, None, Outcome::Rejected(ConsumeError::SchemaUrl { found: metadata.schema }));
@@ -269,7 +272,7 @@ impl Router {
         span.record("otel.name", format!("message_received/{}", url.message_type));
         let message_type = Some(url.message_type.clone());
         let outcome = match self.resolve(url, metadata, data, provider) {
-            Ok(handler) => run_handler(handler, limit, stop).await,
+            Ok(handler) => run_handler(handler, limit, stop).instrument(span.clone()).await,
             Err(outcome) => outcome,
         };
         report(id, message_type, outcome)
@@ -307,8 +310,8 @@ impl Router {
     }
 }
 
-/// The span a consumer runs each delivery in; [`Router::dispatch`] fills in the message's
-/// id and type, and names it `message_received/<type>` for OpenTelemetry.
+/// The span a delivery is handled in; dispatching fills in the message's id and type, and
+/// names it `message_received/<type>` for OpenTelemetry.
 pub(crate) fn received_span(provider: &ProviderMetadata) -> tracing::Span {
     tracing::info_span!(
         "message_received",

@@ -12,6 +12,5 @@ mod dispatch;
 mod hooks;
 
 pub use consumer::{Consumer, ConsumerSettings, InvalidMessages, shutdown_signal};
-pub(crate) use dispatch::received_span;
 pub use dispatch::{ConsumeError, HandlerError, HandlerResult, Outcome, Processed, Router, Settlement};
 pub use hooks::{Health, Hook};

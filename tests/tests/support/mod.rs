@@ -2,6 +2,9 @@
 //! and polling helpers. Each binary uses part of it.
 #![allow(dead_code)]
 
+#[macro_use]
+pub mod suite;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -97,4 +100,18 @@ pub async fn receive_one(source: &impl Source) -> Delivery {
         }
         assert!(Instant::now() < deadline, "nothing received");
     }
+}
+
+/// Sends `tracing` spans to an OpenTelemetry SDK tracer (ids generated, nothing exported),
+/// for the whole test binary: handlers run on other threads than the test.
+#[cfg(feature = "otel")]
+pub fn install_tracer() {
+    use opentelemetry::trace::TracerProvider;
+    use tracing_subscriber::layer::SubscriberExt;
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("owlpost-e2e"));
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).unwrap();
+    });
 }
