@@ -1,6 +1,7 @@
 //! SNS → SQS against a local emulator (ministack, started by `cargo xtask ci`), through the
 //! generated API. Every test provisions its own uniquely named topics and queue.
 
+#[macro_use]
 mod support;
 
 use std::time::{Duration, Instant};
@@ -150,14 +151,14 @@ async fn extending_visibility_keeps_a_message_hidden_past_its_timeout() {
 }
 
 #[tokio::test]
-async fn poison_messages_reach_the_dlq_and_requeue_brings_them_back() {
+async fn poison_messages_left_to_the_redrive_policy_are_dead_lettered_and_requeued() {
     let s = setup(|plan| plan.max_receive_count = 2).await;
     // Data that fails the schema, as a broken publisher might send it.
     let mut wire = Publisher::new("bad", s.aws.publisher()).encode(schema(), dynamic(&user(6))).unwrap();
     wire.body = br#"{"user_id":"nope"}"#.to_vec();
     s.aws.publisher().publish(&s.topic, &wire).await.unwrap();
     let recorder = Recorder::default();
-    let consumer = consumer(&s.queue, &recorder);
+    let consumer = consumer(&s.queue, &recorder).with_settings(support::like_hedwig());
     let mut rejections = 0;
     let deadline = Instant::now() + Duration::from_secs(30);
     while rejections < 2 {
@@ -178,7 +179,11 @@ async fn messages_over_sns_limits_are_refused_before_sending() {
     let aws = Aws::from_env(account()).await;
     // The topic does not exist: a message that reached SNS would fail with TopicNotFound.
     let publisher = Publisher::new("limits", aws.publisher()).with_route("user-created", 1, unique("never-created"));
-    let too_many = (0..6).fold(Outgoing::new(user(7)), |m, i| m.header(format!("h{i}"), "v"));
+    // A trace context is a header like any other (set here, so that the `otel` feature's
+    // own does not depend on whether a tracer is installed).
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let too_many =
+        (0..5).fold(Outgoing::new(user(7)).header("traceparent", traceparent), |m, i| m.header(format!("h{i}"), "v"));
     let error = publish_user_created(&publisher, too_many).await.unwrap_err();
     assert!(
         matches!(error, PublishError::Backend { source: BackendError::LimitExceeded { max: 10, actual: 11, .. }, .. }),
@@ -210,3 +215,46 @@ async fn an_unreachable_broker_is_a_retryable_error_not_a_hang() {
     let queue = tokio::time::timeout(Duration::from_secs(60), aws.queue("nowhere")).await.expect("no hang");
     assert!(matches!(queue, Err(BackendError::Unavailable { .. })), "{queue:?}");
 }
+
+/// The consumer suite's fixture: a provisioned queue on a fresh topic, its visibility
+/// timeout asked for on every receive.
+struct Sqs {
+    setup: Setup,
+    lease: Duration,
+}
+
+impl support::suite::Fixture for Sqs {
+    type Source = SqsQueue;
+    const SHORT_LEASE: Duration = Duration::from_secs(2);
+    const SLACK: Duration = Duration::from_secs(2);
+
+    async fn new(lease: Duration) -> Self {
+        Self { setup: setup(|_| {}).await, lease }
+    }
+    fn publisher(&self) -> Publisher {
+        self.setup.publisher.clone()
+    }
+    fn source(&self) -> SqsQueue {
+        self.setup.queue.clone().with_visibility_timeout(self.lease)
+    }
+    async fn publish_raw(&self, message: WireMessage) {
+        self.setup.aws.publisher().publish(&self.setup.topic, &message).await.unwrap();
+    }
+    async fn dead_letters(&self, expected: usize) -> Vec<WireMessage> {
+        let name = self.setup.queue.url().rsplit('/').next().unwrap().trim_start_matches("HEDWIG-").to_owned();
+        let dlq = self.setup.aws.queue(&format!("{name}-DLQ")).await.unwrap().with_wait_time(Duration::from_secs(1));
+        collect(&dlq, expected).await
+    }
+}
+
+/// What `source` hands out within 5 s, or as soon as `expected` arrived.
+async fn collect(source: &impl Source, expected: usize) -> Vec<WireMessage> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut messages = Vec::new();
+    while messages.len() < expected && Instant::now() < deadline {
+        messages.extend(source.receive(10).await.unwrap().into_iter().map(|d| d.message));
+    }
+    messages
+}
+
+consumer_suite!(Sqs);

@@ -82,6 +82,16 @@ pub fn consumer<S: Source + Clone>(source: &S, recorder: &Recorder) -> Consumer 
     Consumer::new(source.clone(), router)
 }
 
+/// The Hedwig libraries' consumer: invalid messages negatively acknowledged (the broker's
+/// redrive policy dead-letters them), retries at once.
+pub fn like_hedwig() -> owlpost::ConsumerSettings {
+    owlpost::ConsumerSettings {
+        invalid_messages: owlpost::InvalidMessages::Nack,
+        retry: owlpost::Backoff::new(Duration::ZERO, Duration::ZERO),
+        ..Default::default()
+    }
+}
+
 /// Polls until `count` messages were handled (or 30 s passed).
 pub async fn drain(consumer: &Consumer, recorder: &Recorder, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
