@@ -47,9 +47,9 @@ pub trait Source: Send + Sync + 'static {
     fn nack<'a>(&'a self, ack_id: &'a str, delay: Duration) -> BoxFuture<'a, Result<(), BackendError>>;
     /// Extends the delivery's lease (visibility timeout, ack deadline) to `by` from now.
     fn extend<'a>(&'a self, ack_id: &'a str, by: Duration) -> BoxFuture<'a, Result<(), BackendError>>;
-    /// Moves a delivery to the queue's dead-letter queue at once (sends a copy there, then
-    /// acknowledges it), for messages no retry can fix. The default refuses, and the consumer
-    /// negatively acknowledges instead.
+    /// Sends a copy of a delivery, as received, to the queue's dead-letter queue: for
+    /// messages no retry can fix. The consumer acknowledges the delivery once this succeeded.
+    /// The default refuses, and the consumer negatively acknowledges instead.
     fn dead_letter<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), BackendError>> {
         let _ = delivery;
         Box::pin(async { Err(BackendError::Rejected { reason: "this source has no dead-letter queue".into() }) })

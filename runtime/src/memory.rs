@@ -227,13 +227,25 @@ impl MemoryBroker {
         Ok(Taken { deliveries, next_change, wait })
     }
 
-    /// Takes an in-flight message out and hands it to `settle`, which may put it back, or
-    /// return it with the name of another queue to put it on.
+    /// Puts a copy of `message` on `name`'s dead-letter queue: its configured one, else
+    /// `<name>-dlq` (created on first use).
+    fn copy_to_dead_letters(&self, name: &str, message: &WireMessage) -> Result<(), BackendError> {
+        let mut state = self.state();
+        let queue = state.queues.get(name).ok_or_else(|| BackendError::QueueNotFound { queue: name.to_owned() })?;
+        let dlq = queue.config.dead_letter.as_ref().map_or_else(|| format!("{name}-dlq"), |(dlq, _)| dlq.clone());
+        let stored = Stored { message: message.clone(), receive_count: 0, visible_at: Instant::now() };
+        state.queues.entry(dlq).or_default().ready.push_back(stored);
+        drop(state);
+        self.shared.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// Takes an in-flight message out and hands it to `settle` (which may put it back).
     fn settle(
         &self,
         name: &str,
         ack_id: &str,
-        settle: impl FnOnce(&mut Queue, Stored, Instant) -> Option<(String, Stored)>,
+        settle: impl FnOnce(&mut Queue, Stored, Instant),
     ) -> Result<(), BackendError> {
         let mut state = self.state();
         let now = Instant::now();
@@ -241,9 +253,7 @@ impl MemoryBroker {
         queue.expire(now);
         let (stored, _) =
             queue.in_flight.remove(ack_id).ok_or_else(|| BackendError::InvalidAckId { ack_id: ack_id.to_owned() })?;
-        if let Some((other, stored)) = settle(queue, stored, now) {
-            state.queues.entry(other).or_default().ready.push_back(stored);
-        }
+        settle(queue, stored, now);
         drop(state);
         self.shared.changed.notify_waiters();
         Ok(())
@@ -310,7 +320,7 @@ impl Source for MemoryQueue {
     }
 
     fn ack<'a>(&'a self, ack_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move { self.broker.settle(&self.name, ack_id, |_, _, _| None) })
+        Box::pin(async move { self.broker.settle(&self.name, ack_id, |_, _, _| ()) })
     }
 
     fn nack<'a>(&'a self, ack_id: &'a str, delay: Duration) -> BoxFuture<'a, Result<(), BackendError>> {
@@ -318,7 +328,6 @@ impl Source for MemoryQueue {
             self.broker.settle(&self.name, ack_id, |queue, mut stored, now| {
                 stored.visible_at = later(now, delay);
                 queue.ready.push_back(stored);
-                None
             })
         })
     }
@@ -327,21 +336,13 @@ impl Source for MemoryQueue {
         Box::pin(async move {
             self.broker.settle(&self.name, ack_id, |queue, stored, now| {
                 queue.in_flight.insert(ack_id.to_owned(), (stored, later(now, by)));
-                None
             })
         })
     }
 
-    /// Moves the message to the queue's dead-letter queue: the configured one, else
+    /// Puts a copy of the message on the queue's dead-letter queue: the configured one, else
     /// `<queue>-dlq` (created on first use).
     fn dead_letter<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move {
-            self.broker.settle(&self.name, &delivery.ack_id, |queue, mut stored, now| {
-                let dlq =
-                    queue.config.dead_letter.as_ref().map_or_else(|| format!("{}-dlq", self.name), |(q, _)| q.clone());
-                (stored.receive_count, stored.visible_at) = (0, now);
-                Some((dlq, stored))
-            })
-        })
+        Box::pin(async move { self.broker.copy_to_dead_letters(&self.name, &delivery.message) })
     }
 }

@@ -480,3 +480,92 @@ async fn a_missing_topic_hands_the_message_back() {
     assert!(matches!(poll_one(&consumer).await.outcome, Outcome::Acked), "the handed-back message can be resent as is");
     assert_eq!(log.lock().unwrap()[0].metadata.id, "order-42");
 }
+
+/// A queue whose first `extend` fails as a throttled or unreachable broker would.
+#[derive(Clone)]
+struct FlakyExtend {
+    queue: owlpost::memory::MemoryQueue,
+    extends: Arc<Mutex<u32>>,
+}
+
+impl Source for FlakyExtend {
+    fn receive(&self, max: usize) -> owlpost::backend::BoxFuture<'_, Result<Vec<owlpost::Delivery>, BackendError>> {
+        self.queue.receive(max)
+    }
+    fn ack<'a>(&'a self, ack_id: &'a str) -> owlpost::backend::BoxFuture<'a, Result<(), BackendError>> {
+        self.queue.ack(ack_id)
+    }
+    fn nack<'a>(
+        &'a self,
+        ack_id: &'a str,
+        delay: Duration,
+    ) -> owlpost::backend::BoxFuture<'a, Result<(), BackendError>> {
+        self.queue.nack(ack_id, delay)
+    }
+    fn extend<'a>(
+        &'a self,
+        ack_id: &'a str,
+        by: Duration,
+    ) -> owlpost::backend::BoxFuture<'a, Result<(), BackendError>> {
+        let first = {
+            let mut extends = self.extends.lock().unwrap();
+            *extends += 1;
+            *extends == 1
+        };
+        if first {
+            return Box::pin(async { Err(BackendError::Unavailable { reason: "throttled".into() }) });
+        }
+        self.queue.extend(ack_id, by)
+    }
+}
+
+/// A router whose handler sleeps `delay` and records how many run at once.
+fn sleeping(delay: Duration) -> (Router, Arc<Mutex<(u32, u32)>>) {
+    let running = Arc::new(Mutex::new((0, 0)));
+    let mut router = Router::new();
+    let counter = running.clone();
+    router.route(move |_: Received<UserCreated>| {
+        let counter = counter.clone();
+        async move {
+            {
+                let mut c = counter.lock().unwrap();
+                c.0 += 1;
+                c.1 = c.1.max(c.0);
+            }
+            tokio::time::sleep(delay).await;
+            counter.lock().unwrap().0 -= 1;
+            HandlerResult::Ok(())
+        }
+    });
+    (router, running)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_lease_extension_is_retried_while_the_lease_lasts() {
+    let broker = broker();
+    Publisher::new("svc", broker.clone()).publish(user("U_1")).await.unwrap();
+    let (router, _) = sleeping(Duration::from_secs(90));
+    let source = FlakyExtend { queue: broker.queue(QUEUE), extends: Arc::default() };
+    let consumer = Consumer::new(source.clone(), router);
+    let processed = consumer.poll().await.unwrap();
+    assert_eq!(processed.len(), 1);
+    assert!(matches!(processed[0].outcome, Outcome::Acked), "{processed:?}");
+    assert!(processed[0].settle_error.is_none(), "the lease held for 90 s: {processed:?}");
+    assert!(*source.extends.lock().unwrap() >= 4, "the failed extension was retried, then renewed on");
+    assert_eq!(broker.stats(QUEUE), stats(0, 0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_bound_on_handlers_holds_across_concurrent_polls() {
+    let broker = broker();
+    let publisher = Publisher::new("svc", broker.clone());
+    for id in ["U_1", "U_2", "U_3"] {
+        publisher.publish(user(id)).await.unwrap();
+    }
+    let (router, running) = sleeping(Duration::from_secs(1));
+    let consumer = Consumer::new(broker.queue(QUEUE), router)
+        .with_settings(ConsumerSettings { max_in_flight: 2, ..ConsumerSettings::default() });
+    let (a, b) = tokio::join!(consumer.poll(), consumer.poll());
+    assert_eq!(a.unwrap().len() + b.unwrap().len(), 3, "the second poll waited for a free slot");
+    assert_eq!(running.lock().unwrap().1, 2, "never more than 2 at once");
+}

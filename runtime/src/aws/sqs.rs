@@ -203,8 +203,7 @@ impl Source for SqsQueue {
         })
     }
 
-    /// Sends the message, body and attributes as received, to `HEDWIG-<QUEUE>-DLQ`, then
-    /// deletes it from the queue.
+    /// Sends the message, body and attributes as received, to `HEDWIG-<QUEUE>-DLQ`.
     fn dead_letter<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
             let dlq_name = dead_letter_queue_name(&self.name);
@@ -226,7 +225,7 @@ impl Source for SqsQueue {
                 .send()
                 .await
                 .map_err(|e| sdk_error("SQS SendMessage", e, || not_found(&dlq_name)))?;
-            self.ack(&delivery.ack_id).await
+            Ok(())
         })
     }
 }

@@ -7,7 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -78,6 +78,8 @@ impl Default for ConsumerSettings {
 
 /// Backoff between failed receives.
 const RECEIVE_RETRY: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+/// Backoff between failed lease extensions, while the lease lasts.
+const EXTEND_RETRY: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
 
 /// Pulls deliveries from a [`Source`], hands them to a [`Router`]'s handlers (up to
 /// [`ConsumerSettings::max_in_flight`] at once), keeps their leases alive while they run,
@@ -91,6 +93,8 @@ struct Worker {
     source: Arc<dyn Source>,
     router: Router,
     settings: ConsumerSettings,
+    /// One per handler that may run: shared by every `poll` and `run_until` of the consumer.
+    permits: Arc<Semaphore>,
     hooks: Vec<Box<dyn Hook>>,
     health: Mutex<Health>,
 }
@@ -113,6 +117,7 @@ impl Consumer {
             source: Arc::new(source),
             router,
             settings: ConsumerSettings::default(),
+            permits: Arc::new(Semaphore::new(ConsumerSettings::default().max_in_flight)),
             hooks: Vec::new(),
             health: Mutex::default(),
         };
@@ -123,14 +128,19 @@ impl Consumer {
         Arc::get_mut(&mut self.worker).expect("a consumer is configured before it runs")
     }
 
-    /// Uses `settings` (zero counts are raised to 1).
+    /// Uses `settings`. Zero counts are raised to 1, `lease_extension` to at least 1 s, and
+    /// `max_lease` is capped at 12 h (SQS's limit).
     pub fn with_settings(mut self, settings: ConsumerSettings) -> Self {
         let settings = ConsumerSettings {
             max_in_flight: settings.max_in_flight.max(1),
             batch_size: settings.batch_size.max(1),
+            lease_extension: settings.lease_extension.max(Duration::from_secs(1)),
+            max_lease: settings.max_lease.min(Duration::from_secs(12 * 60 * 60)),
             ..settings
         };
-        self.configure().settings = settings;
+        let worker = self.configure();
+        worker.permits = Arc::new(Semaphore::new(settings.max_in_flight));
+        worker.settings = settings;
         self
     }
 
@@ -156,15 +166,23 @@ impl Consumer {
         self.worker.health().clone()
     }
 
-    /// Receives one batch (waiting as the source's long poll does), handles its messages
-    /// concurrently, settles each by its outcome, and reports them in order.
+    /// Receives one batch (waiting for a free handler slot, then as the source's long poll
+    /// does), handles its messages concurrently, settles each by its outcome, and reports
+    /// them in order. Dropping the future interrupts the handlers (their messages are
+    /// negatively acknowledged for redelivery at once).
     pub async fn poll(&self) -> Result<Vec<Processed>, BackendError> {
-        let settings = &self.worker.settings;
-        let deliveries = self.worker.receive(settings.batch_size.min(settings.max_in_flight)).await?;
+        let batch = self.worker.next_batch().await?;
         let (_stop, stopped) = watch::channel(false);
-        let tasks: Vec<_> = deliveries
+        let tasks: Vec<_> = batch
             .into_iter()
-            .map(|delivery| tokio::spawn(self.worker.clone().process(delivery, stopped.clone())))
+            .map(|(delivery, permit)| {
+                let task = self.worker.clone().process(delivery, stopped.clone());
+                tokio::spawn(async move {
+                    let processed = task.await;
+                    drop(permit);
+                    processed
+                })
+            })
             .collect();
         let mut report = Vec::with_capacity(tasks.len());
         for task in tasks {
@@ -180,36 +198,24 @@ impl Consumer {
     /// queue does not exist) ends the loop, after the same drain, with that error.
     ///
     /// Dropping the future instead aborts the handlers in flight; their messages come back
-    /// when their leases run out.
+    /// when their leases run out (on Pub/Sub, once the source is dropped too: it renews the
+    /// leases of what it handed out).
     pub async fn run_until(&self, shutdown: impl Future<Output = ()>) -> Result<(), BackendError> {
         let mut shutdown = std::pin::pin!(shutdown);
-        let settings = self.worker.settings;
-        let permits = Arc::new(Semaphore::new(settings.max_in_flight));
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let mut receive_errors = 0;
         let result = loop {
             while tasks.try_join_next().is_some() {}
-            let first = tokio::select! {
-                biased;
-                () = &mut shutdown => break Ok(()),
-                permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-            };
-            let room = 1 + permits.available_permits();
             let batch = tokio::select! {
                 biased;
                 () = &mut shutdown => break Ok(()),
-                batch = self.worker.receive(room.min(settings.batch_size)) => batch,
+                batch = self.worker.next_batch() => batch,
             };
             match batch {
-                Ok(deliveries) => {
+                Ok(batch) => {
                     receive_errors = 0;
-                    let mut first = Some(first);
-                    for delivery in deliveries {
-                        let permit = match first.take() {
-                            Some(permit) => permit,
-                            None => permits.clone().acquire_owned().await.expect("the semaphore is never closed"),
-                        };
+                    for (delivery, permit) in batch {
                         let task = self.worker.clone().process(delivery, stopped.clone());
                         tasks.spawn(async move {
                             task.await;
@@ -258,6 +264,25 @@ impl Worker {
         self.health.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Waits for a free handler slot, then receives as many messages as there are free
+    /// slots (at most a batch), each with its slot.
+    async fn next_batch(&self) -> Result<Vec<(Delivery, OwnedSemaphorePermit)>, BackendError> {
+        let first = self.permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let room = 1 + self.permits.available_permits();
+        let deliveries = self.receive(room.min(self.settings.batch_size)).await?;
+        let mut batch = Vec::with_capacity(deliveries.len());
+        let mut first = Some(first);
+        for delivery in deliveries {
+            let permit = match first.take() {
+                Some(permit) => permit,
+                // Free unless another `poll` or `run_until` of this consumer took it meanwhile.
+                None => self.permits.clone().acquire_owned().await.expect("the semaphore is never closed"),
+            };
+            batch.push((delivery, permit));
+        }
+        Ok(batch)
+    }
+
     async fn receive(&self, max: usize) -> Result<Vec<Delivery>, BackendError> {
         let batch = self.source.receive(max).await;
         let mut health = self.health();
@@ -274,7 +299,7 @@ impl Worker {
 
     /// Handles one delivery (keeping its lease alive), settles it, and reports it.
     async fn process(self: Arc<Self>, delivery: Delivery, mut stopped: watch::Receiver<bool>) -> Processed {
-        self.health().in_flight += 1;
+        let _in_flight = InFlight::enter(&self);
         let received_at = Instant::now();
         let span = received_span(&delivery.provider);
         self.run_hooks("before", |hook| hook.before(&delivery));
@@ -283,16 +308,19 @@ impl Worker {
         };
         let limit = self.settings.handler_timeout;
         let dispatch = self.router.dispatch_within(&delivery.message, delivery.provider.clone(), limit, stop, &span);
-        // Not in `span`: entering it before dispatching would fix its trace parent too early.
-        let mut processed = tokio::select! {
-            processed = dispatch => processed,
-            never = self.keep_lease(&delivery, received_at) => match never {},
+        // The lease keeper finishes an extension it started before it stops: one cut off
+        // mid-call could reach the broker after the settlement and undo it. (Not in `span`:
+        // entering it before dispatching would fix its trace parent too early.)
+        let handled = Notify::new();
+        let dispatch = async {
+            let processed = dispatch.await;
+            handled.notify_one();
+            processed
         };
+        let (mut processed, ()) = tokio::join!(dispatch, self.keep_lease(&delivery, received_at, &handled));
         self.settle(&delivery, &mut processed).instrument(span).await;
         self.run_hooks("after", |hook| hook.after(&delivery, &processed));
-        let mut health = self.health();
-        health.in_flight -= 1;
-        health.record(&processed);
+        self.health().record(&processed);
         processed
     }
 
@@ -304,33 +332,46 @@ impl Worker {
         }
     }
 
-    /// Extends the delivery's lease when a third of it is left, by
-    /// [`ConsumerSettings::lease_extension`], up to [`ConsumerSettings::max_lease`] after
-    /// receipt; then, or when the lease is lost or the source renews leases itself, waits
-    /// forever (the handler's completion ends it).
-    async fn keep_lease(&self, delivery: &Delivery, received_at: Instant) -> std::convert::Infallible {
-        if let Some(mut lease) = delivery.lease {
-            let mut expires = received_at + lease;
-            let limit = received_at + self.settings.max_lease;
-            while expires < limit {
-                tokio::time::sleep_until(expires - lease / 3).await;
-                let left = limit.saturating_duration_since(Instant::now());
-                if left < Duration::from_secs(1) {
-                    break;
+    /// Until `handled` is notified: extends the delivery's lease when a third of it is
+    /// left, by [`ConsumerSettings::lease_extension`], up to [`ConsumerSettings::max_lease`]
+    /// after receipt. A transient failure is retried while the lease lasts. Does nothing
+    /// for sources that renew leases themselves.
+    async fn keep_lease(&self, delivery: &Delivery, received_at: Instant, handled: &Notify) {
+        let Some(lease) = delivery.lease else { return handled.notified().await };
+        let limit = received_at + self.settings.max_lease;
+        let mut expires = received_at + lease;
+        let mut next = expires - lease / 3;
+        let mut failures = 0;
+        loop {
+            tokio::select! {
+                () = handled.notified() => return,
+                () = tokio::time::sleep_until(next) => {}
+            }
+            let now = Instant::now();
+            let left = limit.saturating_duration_since(now);
+            if left < Duration::from_secs(1) {
+                return handled.notified().await;
+            }
+            let by = self.settings.lease_extension.min(left);
+            match self.source.extend(&delivery.ack_id, by).await {
+                Ok(()) => {
+                    (expires, next, failures) = (now + by, now + by - by / 3, 0);
                 }
-                lease = self.settings.lease_extension.min(left);
-                if let Err(error) = self.source.extend(&delivery.ack_id, lease).await {
+                Err(error) if error.is_retryable() && Instant::now() < expires => {
+                    failures += 1;
+                    next = (Instant::now() + EXTEND_RETRY.delay(failures)).min(expires);
+                    tracing::warn!(ack_id = %delivery.ack_id, %error, "cannot extend the lease; retrying");
+                }
+                Err(error) => {
                     tracing::warn!(
                         ack_id = %delivery.ack_id,
                         %error,
                         "cannot extend the lease; the message may be redelivered while handled"
                     );
-                    break;
+                    return handled.notified().await;
                 }
-                expires = Instant::now() + lease;
             }
         }
-        std::future::pending().await
     }
 
     /// Acknowledges, negatively acknowledges or dead-letters the delivery by its outcome.
@@ -338,7 +379,7 @@ impl Worker {
         log_outcome(processed);
         let attempt = delivery.provider.delivery_attempt().unwrap_or(1);
         let backoff = Settlement::Nacked { delay: self.settings.retry.delay(attempt) };
-        let settlement = match &processed.outcome {
+        let mut settlement = match &processed.outcome {
             Outcome::Acked | Outcome::Ignored => Settlement::Acked,
             Outcome::Retry { after } => Settlement::Nacked { delay: *after },
             Outcome::Interrupted => Settlement::Nacked { delay: Duration::ZERO },
@@ -348,28 +389,40 @@ impl Worker {
                 InvalidMessages::Nack => backoff,
             },
         };
-        let mut result = self.apply(delivery, settlement).await;
-        processed.settlement = Some(settlement);
         if settlement == Settlement::DeadLettered
-            && let Err(error) = result
+            && let Err(error) = self.source.dead_letter(delivery).await
         {
             tracing::error!(%error, "cannot dead-letter the message; it will be retried");
             processed.settle_error = Some(error);
-            processed.settlement = Some(backoff);
-            result = self.apply(delivery, backoff).await;
+            settlement = backoff;
         }
+        // A dead-lettered message was copied: from here on it is acknowledged, whatever
+        // happens (a failed ack means a second copy later, not a retry of the handler).
+        let result = match settlement {
+            Settlement::Acked | Settlement::DeadLettered => self.source.ack(&delivery.ack_id).await,
+            Settlement::Nacked { delay } => self.source.nack(&delivery.ack_id, delay).await,
+        };
+        processed.settlement = Some(settlement);
         if let Err(error) = result {
             tracing::error!(%error, "cannot settle the message with the broker; it comes back when its lease runs out");
             processed.settle_error = Some(error);
         }
     }
+}
 
-    async fn apply(&self, delivery: &Delivery, settlement: Settlement) -> Result<(), BackendError> {
-        match settlement {
-            Settlement::Acked => self.source.ack(&delivery.ack_id).await,
-            Settlement::Nacked { delay } => self.source.nack(&delivery.ack_id, delay).await,
-            Settlement::DeadLettered => self.source.dead_letter(delivery).await,
-        }
+/// Counts a delivery in flight until dropped (also when its task is aborted).
+struct InFlight<'a>(&'a Worker);
+
+impl<'a> InFlight<'a> {
+    fn enter(worker: &'a Worker) -> Self {
+        worker.health().in_flight += 1;
+        Self(worker)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.health().in_flight -= 1;
     }
 }
 

@@ -50,7 +50,9 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for HandlerError {
     }
 }
 
-/// A message that cannot be handed to any handler. It is never acknowledged.
+/// Why a message cannot be handed to any handler. Such a message is dead-lettered (or
+/// negatively acknowledged, see [`InvalidMessages`](super::InvalidMessages)), never
+/// acknowledged without a copy kept.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConsumeError {

@@ -5,7 +5,8 @@
 //! panicking or timed-out handler's message is negatively acknowledged with a backoff; a
 //! message no handler can take (undecodable, invalid, unknown type) is dead-lettered at once.
 //! [`Consumer`] runs handlers concurrently up to a bound, keeps their leases alive, and shuts
-//! down without losing or repeating work.
+//! down without losing work: handlers in flight finish and are settled (those still running
+//! at the deadline are dropped and their messages redelivered).
 
 mod consumer;
 mod dispatch;

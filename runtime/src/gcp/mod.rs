@@ -253,6 +253,6 @@ fn status_error(operation: &str, status: &Status, missing: impl FnOnce() -> Back
 
 /// Whole seconds for an ack deadline: rounded up, at most 600.
 fn deadline_secs(duration: Duration) -> i32 {
-    let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    let secs = duration.as_secs().saturating_add(u64::from(duration.subsec_nanos() > 0));
     secs.min(MAX_ACK_DEADLINE.as_secs()) as i32
 }

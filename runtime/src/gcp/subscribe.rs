@@ -252,8 +252,8 @@ impl Source for PubSubSource {
         })
     }
 
-    /// Publishes the message to the queue's dead-letter topic `hedwig-<QUEUE>-dlq`, then
-    /// acknowledges it. Only sources from [`Gcp::consumer_source`] know that topic.
+    /// Publishes the message to the queue's dead-letter topic `hedwig-<QUEUE>-dlq`. Only
+    /// sources from [`Gcp::consumer_source`] know that topic.
     fn dead_letter<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
             let Some((publisher, topic)) = &self.inner.dead_letters else {
@@ -262,7 +262,7 @@ impl Source for PubSubSource {
                 });
             };
             publisher.publish(topic, &delivery.message).await?;
-            self.ack(&delivery.ack_id).await
+            Ok(())
         })
     }
 }
