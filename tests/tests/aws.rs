@@ -24,6 +24,8 @@ fn account() -> String {
 /// A provisioned queue consuming one fresh topic, the `user-created` v1 route to it, and handles.
 struct Setup {
     aws: Aws,
+    /// The queue's Hedwig name (without `HEDWIG-`).
+    name: String,
     topic: String,
     queue: SqsQueue,
     publisher: Publisher,
@@ -39,7 +41,7 @@ async fn setup(configure: impl FnOnce(&mut Provisioning)) -> Setup {
     aws.provision(&plan).await.expect("provisioning is idempotent");
     let queue = aws.queue(&plan.queue).await.unwrap().with_wait_time(Duration::from_secs(1));
     let publisher = Publisher::new("aws-e2e", aws.publisher()).with_route("user-created", 1, topic.clone());
-    Setup { aws, topic, queue, publisher }
+    Setup { aws, name: plan.queue, topic, queue, publisher }
 }
 
 #[tokio::test]
@@ -241,20 +243,10 @@ impl support::suite::Fixture for Sqs {
         self.setup.aws.publisher().publish(&self.setup.topic, &message).await.unwrap();
     }
     async fn dead_letters(&self, expected: usize) -> Vec<WireMessage> {
-        let name = self.setup.queue.url().rsplit('/').next().unwrap().trim_start_matches("HEDWIG-").to_owned();
-        let dlq = self.setup.aws.queue(&format!("{name}-DLQ")).await.unwrap().with_wait_time(Duration::from_secs(1));
-        collect(&dlq, expected).await
+        let dlq = self.setup.aws.queue(&format!("{}-DLQ", self.setup.name)).await.unwrap();
+        let dlq = dlq.with_wait_time(Duration::from_secs(1));
+        support::collect(&dlq, expected).await
     }
-}
-
-/// What `source` hands out within 5 s, or as soon as `expected` arrived.
-async fn collect(source: &impl Source, expected: usize) -> Vec<WireMessage> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut messages = Vec::new();
-    while messages.len() < expected && Instant::now() < deadline {
-        messages.extend(source.receive(10).await.unwrap().into_iter().map(|d| d.message));
-    }
-    messages
 }
 
 consumer_suite!(Sqs);

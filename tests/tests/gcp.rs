@@ -514,12 +514,7 @@ impl support::suite::Fixture for PubSub {
     async fn dead_letters(&self, expected: usize) -> Vec<WireMessage> {
         let id = owlpost::gcp::dead_letter_name(&self.setup.plan.queue);
         let source = PubSubSource::open(&self.setup.gcp, &[id], quick()).await.unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut messages = Vec::new();
-        while messages.len() < expected && Instant::now() < deadline {
-            messages.extend(source.receive(10).await.unwrap().into_iter().map(|d| d.message));
-        }
-        messages
+        support::collect(&source, expected).await
     }
 }
 

@@ -267,9 +267,8 @@ impl support::suite::Fixture for Memory {
     async fn publish_raw(&self, message: WireMessage) {
         self.broker.inject("user-created-v1", message).unwrap();
     }
-    async fn dead_letters(&self, _: usize) -> Vec<WireMessage> {
-        let received = self.broker.queue("q-dlq").receive(10).await.unwrap();
-        received.into_iter().map(|d| d.message).collect()
+    async fn dead_letters(&self, expected: usize) -> Vec<WireMessage> {
+        support::collect(&self.broker.queue("q-dlq"), expected).await
     }
 }
 

@@ -175,14 +175,7 @@ impl Consumer {
         let (_stop, stopped) = watch::channel(false);
         let tasks: Vec<_> = batch
             .into_iter()
-            .map(|(delivery, permit)| {
-                let task = self.worker.clone().process(delivery, stopped.clone());
-                tokio::spawn(async move {
-                    let processed = task.await;
-                    drop(permit);
-                    processed
-                })
-            })
+            .map(|(delivery, permit)| tokio::spawn(self.worker.clone().process(delivery, permit, stopped.clone())))
             .collect();
         let mut report = Vec::with_capacity(tasks.len());
         for task in tasks {
@@ -216,11 +209,7 @@ impl Consumer {
                 Ok(batch) => {
                     receive_errors = 0;
                     for (delivery, permit) in batch {
-                        let task = self.worker.clone().process(delivery, stopped.clone());
-                        tasks.spawn(async move {
-                            task.await;
-                            drop(permit);
-                        });
+                        tasks.spawn(self.worker.clone().process(delivery, permit, stopped.clone()));
                     }
                 }
                 Err(error) if error.is_retryable() => {
@@ -245,7 +234,7 @@ impl Consumer {
 
     /// Waits for the tasks in flight, up to the shutdown deadline; then tells the rest to
     /// drop their handlers and waits for them to settle.
-    async fn drain(&self, mut tasks: JoinSet<()>, stop: watch::Sender<bool>) {
+    async fn drain(&self, mut tasks: JoinSet<Processed>, stop: watch::Sender<bool>) {
         let in_flight = tasks.len();
         let deadline = self.worker.settings.shutdown_deadline;
         tracing::info!(in_flight, ?deadline, "shutting down: waiting for handlers in flight");
@@ -297,8 +286,14 @@ impl Worker {
         batch
     }
 
-    /// Handles one delivery (keeping its lease alive), settles it, and reports it.
-    async fn process(self: Arc<Self>, delivery: Delivery, mut stopped: watch::Receiver<bool>) -> Processed {
+    /// Handles one delivery (keeping its lease alive), settles it, and reports it; its
+    /// handler slot is freed at the end.
+    async fn process(
+        self: Arc<Self>,
+        delivery: Delivery,
+        _slot: OwnedSemaphorePermit,
+        mut stopped: watch::Receiver<bool>,
+    ) -> Processed {
         let _in_flight = InFlight::enter(&self);
         let received_at = Instant::now();
         let span = received_span(&delivery.provider);

@@ -138,7 +138,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Whether the message was acknowledged (the broker forgets it).
+    /// Whether the handler succeeded or asked to drop the message: what gets it
+    /// acknowledged (a rejected message may be acknowledged too, once dead-lettered: see
+    /// [`Processed::settlement`]).
     pub fn is_acked(&self) -> bool {
         matches!(self, Self::Acked | Self::Ignored)
     }
@@ -271,7 +273,9 @@ impl Router {
             return report(id, None, Outcome::Rejected(ConsumeError::SchemaUrl { found: metadata.schema }));
         };
         span.record("message_type", url.message_type.as_str());
-        span.record("otel.name", format!("message_received/{}", url.message_type));
+        if !span.is_disabled() {
+            span.record("otel.name", format!("message_received/{}", url.message_type));
+        }
         let message_type = Some(url.message_type.clone());
         let outcome = match self.resolve(url, metadata, data, provider) {
             Ok(handler) => run_handler(handler, limit, stop).instrument(span.clone()).await,

@@ -101,6 +101,16 @@ pub async fn drain(consumer: &Consumer, recorder: &Recorder, count: usize) {
     }
 }
 
+/// What `source` hands out within 10 s, or as soon as `expected` messages arrived.
+pub async fn collect(source: &impl Source, expected: usize) -> Vec<owlpost::WireMessage> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut messages = Vec::new();
+    while messages.len() < expected && Instant::now() < deadline {
+        messages.extend(source.receive(10).await.unwrap().into_iter().map(|d| d.message));
+    }
+    messages
+}
+
 /// The next delivery of `source` (within 30 s).
 pub async fn receive_one(source: &impl Source) -> Delivery {
     let deadline = Instant::now() + Duration::from_secs(30);

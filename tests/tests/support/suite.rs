@@ -108,7 +108,7 @@ impl UserCreatedHandler for Probe {
             trace_id: current_trace_id(),
         });
         // Decrements even when the script panics or the handler is dropped.
-        let _leaving = scopeguard(self.in_flight.clone());
+        let _leaving = Leaving(self.in_flight.clone());
         tokio::time::sleep(self.delay).await;
         (self.script)(&message)?;
         self.finished.lock().unwrap().push((*message.data.user_id).clone());
@@ -125,10 +125,6 @@ impl Drop for Leaving {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-fn scopeguard(counter: Arc<AtomicUsize>) -> Leaving {
-    Leaving(counter)
 }
 
 #[cfg(feature = "otel")]
