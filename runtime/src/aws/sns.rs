@@ -31,6 +31,11 @@ struct SnsMessage {
 
 /// Checks SNS's limits and converts: a body that is not UTF-8 travels as base64 with
 /// `hedwig_encoding=base64`; every attribute is a `String`.
+///
+/// A message that would carry no attribute at all (container mode without headers) gets
+/// `hedwig_encoding=utf8`: SQS then delivers it with no attribute map, and hedwig-python 11's
+/// SQS consumer fails on that outside its error handling, which stops its consumer loop.
+/// Readers only act on `hedwig_encoding=base64`, and none makes it a header.
 fn to_sns(message: &WireMessage) -> Result<SnsMessage, BackendError> {
     let mut attributes = message.attributes.clone();
     let body = match std::str::from_utf8(&message.body) {
@@ -40,6 +45,9 @@ fn to_sns(message: &WireMessage) -> Result<SnsMessage, BackendError> {
             base64::engine::general_purpose::STANDARD.encode(&message.body)
         }
     };
+    if attributes.is_empty() {
+        attributes.insert(attr::ENCODING.to_owned(), "utf8".to_owned());
+    }
     check_limits(&body, &attributes)?;
     let attributes = attributes
         .into_iter()
