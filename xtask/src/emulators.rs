@@ -1,15 +1,13 @@
 //! Local broker emulators for the backend tests, started on loopback only: ministack (SNS +
-//! SQS) from PyPI, installed into `.venv` on first use, and Google's Pub/Sub emulator, which
+//! SQS) from PyPI (see `python.rs`), and Google's Pub/Sub emulator, which
 //! the machine image ships (Debian package `google-cloud-cli-pubsub-emulator`, needs Java).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// ministack's version, checked against the AWS SDK here (see shared/EMULATORS.md).
-const MINISTACK: &str = "ministack==1.5.33";
 /// Where ministack listens.
 pub const AWS_PORT: u16 = 4566;
 /// The Pub/Sub emulator's launcher (it execs java, so its process is the server).
@@ -17,9 +15,11 @@ const PUBSUB_EMULATOR: &str = "/usr/lib/google-cloud-sdk/platform/pubsub-emulato
 /// Where the Pub/Sub emulator listens.
 pub const PUBSUB_PORT: u16 = 8085;
 
-/// The environment the tests need to reach the emulators.
-pub fn test_env() -> Vec<(&'static str, String)> {
+/// The environment the tests need to reach the emulators (and the reference library's
+/// interpreter, for the interop suite).
+pub fn test_env(root: &Path) -> Vec<(&'static str, String)> {
     vec![
+        ("OWLPOST_INTEROP_PYTHON", crate::python::interop_python(root).display().to_string()),
         ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{AWS_PORT}")),
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_ACCESS_KEY_ID", "test".into()),
@@ -49,7 +49,7 @@ impl Drop for Emulators {
 pub fn start(root: &Path) -> Result<Emulators, String> {
     let mut emulators = Emulators { children: Vec::new() };
     if !healthy(AWS_PORT, "/_ministack/health") {
-        let ministack = install_ministack(root)?;
+        let ministack = crate::python::ministack(root)?;
         let mut command = Command::new(&ministack);
         command.env("BIND_HOST", "127.0.0.1").env("GATEWAY_PORT", AWS_PORT.to_string()).env("SERVICES", "sqs,sns");
         emulators.spawn(root, "ministack", command, AWS_PORT, "/_ministack/health")?;
@@ -84,24 +84,6 @@ impl Emulators {
         wait_healthy(port, health, Duration::from_secs(60))
             .map_err(|e| format!("{name} did not start ({e}); see {}", log_path.display()))
     }
-}
-
-/// `.venv/bin/ministack`, creating the virtualenv and installing ministack when missing.
-fn install_ministack(root: &Path) -> Result<PathBuf, String> {
-    let venv = root.join(".venv");
-    let ministack = venv.join("bin/ministack");
-    if ministack.exists() {
-        return Ok(ministack);
-    }
-    eprintln!("xtask: installing {MINISTACK} into .venv");
-    run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-    run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", MINISTACK]))?;
-    Ok(ministack)
-}
-
-fn run(command: &mut Command) -> Result<(), String> {
-    let status = command.status().map_err(|e| format!("{command:?}: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("{command:?} failed: {status}")) }
 }
 
 fn wait_healthy(port: u16, path: &str, limit: Duration) -> Result<(), String> {

@@ -5,10 +5,13 @@
 //! * `bless`: rewrites the golden files (generated code of the fixture schemas, and the
 //!   expected compiler errors of the compile-fail cases) after an intended change.
 //! * `bench`: the criterion benchmarks (publish and consume paths next to their baselines).
+//! * `interop`: only the interop suite against the reference Hedwig library (hedwig-python,
+//!   installed into `tests/interop/.venv`), with the emulators started.
 //! * `emulators`: starts the broker emulators and keeps them running until Ctrl-C, with
 //!   the environment to export for running backend tests by hand.
 
 mod emulators;
+mod python;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -19,11 +22,12 @@ fn main() -> ExitCode {
     let result = match std::env::args().nth(1).as_deref() {
         Some("ci") => ci(&root),
         Some("bless") => cargo_steps(BLESS, &[]),
+        Some("interop") => interop(&root),
         Some("emulators") => serve_emulators(&root),
         Some("bench") => cargo_steps(BENCH, &[]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|bless|bench|emulators>\n  ci         format, lint, test (with emulators), docs, quickstart\n  bless      rewrite golden files\n  bench      criterion benchmarks of the publish and consume paths\n  emulators  run the broker emulators until Ctrl-C"
+                "usage: cargo xtask <ci|interop|bless|bench|emulators>\n  ci         format, lint, test (with emulators and the reference library), docs, quickstart\n  interop    the interop suite against hedwig-python (with emulators)\n  bless      rewrite golden files\n  bench      criterion benchmarks of the publish and consume paths\n  emulators  run the broker emulators until Ctrl-C"
             );
             return ExitCode::from(2);
         }
@@ -40,7 +44,8 @@ fn main() -> ExitCode {
 fn ci(root: &Path) -> Result<(), String> {
     cargo_steps(LINT, &[])?;
     let _emulators = emulators::start(root)?;
-    cargo_steps(TEST, &emulators::test_env())?;
+    python::interop(root)?;
+    cargo_steps(TEST, &emulators::test_env(root))?;
     // Built with the test build's features (already compiled), then run as the README does.
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let quickstart = target.join("debug/examples/quickstart");
@@ -49,9 +54,16 @@ fn ci(root: &Path) -> Result<(), String> {
     if status.success() { Ok(()) } else { Err(format!("the quickstart failed ({status})")) }
 }
 
+fn interop(root: &Path) -> Result<(), String> {
+    let _emulators = emulators::start(root)?;
+    python::interop(root)?;
+    cargo_steps(INTEROP, &emulators::test_env(root))
+}
+
 fn serve_emulators(root: &Path) -> Result<(), String> {
     let _emulators = emulators::start(root)?;
-    for (name, value) in emulators::test_env() {
+    python::interop(root)?;
+    for (name, value) in emulators::test_env(root) {
         println!("export {name}={value}");
     }
     eprintln!("xtask: emulators running; Ctrl-C stops them");
@@ -76,6 +88,11 @@ const TEST: &[Step] = &[
     Step { args: &["doc", "--workspace", "--no-deps", "--all-features"], env: &[("RUSTDOCFLAGS", "-D warnings")] },
     Step { args: &["build", "--workspace", "--all-features", "--examples"], env: &[] },
 ];
+
+const INTEROP: &[Step] = &[Step {
+    args: &["test", "-p", "owlpost-e2e", "--features", "aws,gcp", "--test", "interop", "--", "--nocapture"],
+    env: &[],
+}];
 
 const BENCH: &[Step] = &[Step { args: &["bench", "-p", "owlpost", "--bench", "pipeline"], env: &[] }];
 
