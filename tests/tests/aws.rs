@@ -9,17 +9,7 @@ use std::time::{Duration, Instant};
 use owlpost::aws::{Aws, AwsSettings, Provisioning, SqsQueue};
 use owlpost::{BackendError, Outgoing, ProviderMetadata, PublishBackend, PublishError, Publisher, Source, WireMessage};
 use owlpost_e2e::messages::*;
-use support::{Recorder, consumer, drain, dynamic, receive_one, unique, user};
-
-/// The emulator's account, and a check that the tests talk to an emulator, not to AWS.
-fn account() -> String {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    assert!(
-        endpoint.starts_with("http://127.0.0.1"),
-        "AWS tests run against a local emulator: use `cargo xtask ci`, or `cargo xtask emulators` and export what it prints"
-    );
-    std::env::var("OWLPOST_TEST_AWS_ACCOUNT").unwrap_or_else(|_| "000000000000".into())
-}
+use support::{Recorder, aws_account, consumer, drain, dynamic, receive_one, unique, user};
 
 /// A provisioned queue consuming one fresh topic, the `user-created` v1 route to it, and handles.
 struct Setup {
@@ -32,7 +22,7 @@ struct Setup {
 }
 
 async fn setup(configure: impl FnOnce(&mut Provisioning)) -> Setup {
-    let aws = Aws::from_env(account()).await;
+    let aws = Aws::from_env(aws_account()).await;
     let topic = unique("t");
     let mut plan = Provisioning::new(unique("Q"));
     plan.consumes.push(topic.clone());
@@ -178,7 +168,7 @@ async fn poison_messages_left_to_the_redrive_policy_are_dead_lettered_and_requeu
 
 #[tokio::test]
 async fn messages_over_sns_limits_are_refused_before_sending() {
-    let aws = Aws::from_env(account()).await;
+    let aws = Aws::from_env(aws_account()).await;
     // The topic does not exist: a message that reached SNS would fail with TopicNotFound.
     let publisher = Publisher::new("limits", aws.publisher()).with_route("user-created", 1, unique("never-created"));
     // A trace context is a header like any other (set here, so that the `otel` feature's
@@ -205,7 +195,7 @@ async fn messages_over_sns_limits_are_refused_before_sending() {
 #[tokio::test]
 async fn an_unreachable_broker_is_a_retryable_error_not_a_hang() {
     let settings = AwsSettings {
-        account_id: account(),
+        account_id: aws_account(),
         endpoint_url: Some("http://127.0.0.1:9".into()),
         region: Some("us-east-1".into()),
     };

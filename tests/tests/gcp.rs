@@ -21,22 +21,7 @@ use owlpost::{
 };
 use owlpost_e2e::fixtures::hedwig_reference;
 use owlpost_e2e::messages::*;
-use support::{Recorder, consumer, drain, dynamic, receive_one, unique, user};
-
-/// The emulator's `host:port`, checked to be local: the tests never talk to Google.
-fn emulator() -> String {
-    let host = std::env::var("PUBSUB_EMULATOR_HOST").unwrap_or_default();
-    assert!(
-        host.starts_with("127.0.0.1:"),
-        "Pub/Sub tests run against the local emulator: use `cargo xtask ci`, or `cargo xtask emulators` and export what it prints"
-    );
-    host
-}
-
-fn project() -> String {
-    emulator();
-    std::env::var("OWLPOST_TEST_GCP_PROJECT").unwrap_or_else(|_| "owlpost-test".into())
-}
+use support::{Recorder, consumer, drain, dynamic, gcp_project, pubsub_emulator, receive_one, unique, user};
 
 /// Receives return after 1 s without messages, so tests notice quickly.
 fn quick() -> SubscribeSettings {
@@ -58,7 +43,7 @@ async fn setup(configure: impl FnOnce(&mut Provisioning)) -> Setup {
 }
 
 async fn setup_with(configure: impl FnOnce(&mut Provisioning), settings: SubscribeSettings) -> Setup {
-    let gcp = Gcp::from_env(project()).await.unwrap();
+    let gcp = Gcp::from_env(gcp_project()).await.unwrap();
     let topic = unique("t");
     let mut plan = Provisioning::new(unique("q"));
     plan.consumes.push(ConsumedTopic::new(&topic));
@@ -157,7 +142,7 @@ fn rest_publish(topic_path: &str, data: &[u8], attributes: &serde_json::Value) {
         "attributes": attributes,
     }]})
     .to_string();
-    let host = emulator();
+    let host = pubsub_emulator();
     let mut stream = TcpStream::connect(&host).unwrap();
     write!(
         stream,
@@ -321,11 +306,11 @@ async fn poison_messages_left_to_the_redrive_policy_are_dead_lettered_and_requeu
 
 #[tokio::test]
 async fn a_topic_in_another_project_is_reached_by_its_full_name() {
-    let other_project = format!("{}-other", project());
+    let other_project = format!("{}-other", gcp_project());
     let other = Gcp::from_env(&other_project).await.unwrap();
     let topic = unique("t");
     other.provision(&Provisioning { publishes: vec![topic.clone()], ..Provisioning::new(unique("o")) }).await.unwrap();
-    let gcp = Gcp::from_env(project()).await.unwrap();
+    let gcp = Gcp::from_env(gcp_project()).await.unwrap();
     let mut plan = Provisioning::new(unique("q"));
     plan.consumes.push(ConsumedTopic::in_project(&other_project, &topic));
     gcp.provision(&plan).await.unwrap();
@@ -342,7 +327,7 @@ async fn a_topic_in_another_project_is_reached_by_its_full_name() {
 
 #[tokio::test]
 async fn messages_over_pubsub_limits_are_refused_before_sending() {
-    let gcp = Gcp::from_env(project()).await.unwrap();
+    let gcp = Gcp::from_env(gcp_project()).await.unwrap();
     // The topic does not exist: a message that reached Pub/Sub would fail with TopicNotFound.
     let publisher = Publisher::new("limits", gcp.publisher()).with_route("user-created", 1, unique("never-created"));
     // 5 hedwig_* attributes + hedwig_encoding + traceparent + 94 headers = 101 (the trace
@@ -378,7 +363,7 @@ async fn messages_over_pubsub_limits_are_refused_before_sending() {
 #[tokio::test]
 async fn an_unreachable_emulator_is_a_retryable_error_within_bounded_time() {
     let started = Instant::now();
-    let settings = GcpSettings { project_id: project(), emulator_host: Some("127.0.0.1:9".into()) };
+    let settings = GcpSettings { project_id: gcp_project(), emulator_host: Some("127.0.0.1:9".into()) };
     let outcome = tokio::time::timeout(Duration::from_secs(30), Gcp::connect(settings)).await;
     let error = outcome.expect("connecting must give up, not hang").unwrap_err();
     assert!(matches!(error, BackendError::Unavailable { .. }) && error.is_retryable(), "{error:?}");
@@ -387,7 +372,7 @@ async fn an_unreachable_emulator_is_a_retryable_error_within_bounded_time() {
 
 #[tokio::test]
 async fn a_missing_subscription_is_reported_when_the_source_opens() {
-    let gcp = Gcp::from_env(project()).await.unwrap();
+    let gcp = Gcp::from_env(gcp_project()).await.unwrap();
     let error = gcp.consumer_source(&unique("q"), &[ConsumedTopic::new("nothing")], quick()).await.unwrap_err();
     assert!(matches!(error, BackendError::QueueNotFound { .. }), "{error:?}");
 }
@@ -448,10 +433,10 @@ impl Drop for OwnEmulator {
 /// delivers what is published after the restart.
 #[tokio::test]
 async fn the_source_reconnects_after_the_broker_restarts() {
-    emulator();
+    pubsub_emulator();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut broker = OwnEmulator::start(port);
-    let settings = GcpSettings { project_id: project(), emulator_host: Some(broker.host.clone()) };
+    let settings = GcpSettings { project_id: gcp_project(), emulator_host: Some(broker.host.clone()) };
     let gcp = Gcp::connect(settings).await.unwrap();
     let mut plan = Provisioning::new(unique("q"));
     plan.consumes.push(ConsumedTopic::new(unique("t")));

@@ -12,6 +12,32 @@ use std::time::{Duration, Instant};
 use owlpost::{Consumer, Delivery, HandlerError, HandlerResult, Received, Router, Source};
 use owlpost_e2e::messages::*;
 
+/// The AWS emulator's account, and a check that the tests talk to an emulator, not to AWS.
+pub fn aws_account() -> String {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1"),
+        "AWS tests run against a local emulator: use `cargo xtask ci`, or `cargo xtask emulators` and export what it prints"
+    );
+    std::env::var("OWLPOST_TEST_AWS_ACCOUNT").unwrap_or_else(|_| "000000000000".into())
+}
+
+/// The Pub/Sub emulator's `host:port`, checked to be local: the tests never talk to Google.
+pub fn pubsub_emulator() -> String {
+    let host = std::env::var("PUBSUB_EMULATOR_HOST").unwrap_or_default();
+    assert!(
+        host.starts_with("127.0.0.1:"),
+        "Pub/Sub tests run against the local emulator: use `cargo xtask ci`, or `cargo xtask emulators` and export what it prints"
+    );
+    host
+}
+
+/// The Google Cloud project the Pub/Sub tests use (on the local emulator).
+pub fn gcp_project() -> String {
+    pubsub_emulator();
+    std::env::var("OWLPOST_TEST_GCP_PROJECT").unwrap_or_else(|_| "owlpost-test".into())
+}
+
 /// A name no other test (or earlier run) uses.
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
