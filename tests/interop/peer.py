@@ -5,9 +5,9 @@
     python peer.py raw < spec.json        sends spec["raw"] through the broker's own client, as they are
                                           (what other Hedwig libraries send; hedwig-python is not involved)
 
-Both print one JSON object on stdout: {"messages": [observed, ...]}, where an observed message is
-{"id", "type", "version", "data", "publisher", "timestamp", "headers"} as hedwig-python sees it
-(published, or received). Errors go to stderr and the exit code is 1.
+Each prints, after the line RESULT_MARKER on stdout, one JSON object: {"messages": [observed, ...]},
+where an observed message is {"id", "type", "version", "data", "publisher", "timestamp", "headers"}
+as hedwig-python sees it (published, or received). Errors go to stderr and the exit code is 1.
 
 The spec (written by tests/tests/interop/peer.rs):
     backend       "aws" | "gcp"
@@ -38,22 +38,29 @@ import warnings
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # distutils, imported by hedwig-python 11
 from distutils.version import StrictVersion  # noqa: E402 (hedwig-python 11's version type)
 
+RESULT_MARKER = "--- owlpost peer result ---"
+
 # A minor the owlpost build under test does not know yet: user-created 1.2 adds `locale`.
 AHEAD_TYPE, AHEAD_MAJOR, AHEAD_VERSION = "user-created", "1.*", "1.2"
 
 
 def ahead(schema_path):
-    """The schema file with user-created 1.* edited in place to 1.2 (a rolling deploy)."""
+    """The schema file with user-created 1.* edited in place to 1.2 (a rolling deploy), as a
+    temporary file that main() removes."""
     with open(schema_path) as f:
         schema = json.load(f)
     major = schema["schemas"][AHEAD_TYPE][AHEAD_MAJOR]
     major["x-version"] = AHEAD_VERSION
     major.setdefault("x-versions", []).append(AHEAD_VERSION)
     major["properties"]["locale"] = {"type": "string", "description": "added in 1.2"}
-    out = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    out = tempfile.NamedTemporaryFile("w", prefix="owlpost-peer-", suffix=".json", delete=False)
     json.dump(schema, out)
     out.close()
+    TEMPORARY.append(out.name)
     return out.name
+
+
+TEMPORARY = []
 
 
 def configure(spec, callbacks):
@@ -177,6 +184,10 @@ def main():
     except Exception:
         logging.exception("%s failed", command)
         return 1
+    finally:
+        for path in TEMPORARY:
+            os.unlink(path)
+    print(RESULT_MARKER)
     json.dump({"messages": messages}, sys.stdout)
     sys.stdout.flush()
     return 0

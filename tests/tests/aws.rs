@@ -109,6 +109,23 @@ async fn base64_bodies_are_consumed_and_binary_bodies_sent_as_base64() {
     s.queue.ack(&got.ack_id).await.unwrap();
 }
 
+/// A container message without headers would reach SQS with no attribute map at all, which
+/// stops hedwig-python's SQS consumer: it gets `hedwig_encoding=utf8`, which no reader makes a header.
+#[tokio::test]
+async fn a_container_message_without_headers_still_carries_an_attribute() {
+    let s = setup(|_| {}).await;
+    let publisher = Publisher::new("aws-e2e", s.aws.publisher())
+        .with_route("user-created", 1, s.topic.clone())
+        .with_encoding(owlpost::Encoding::Container);
+    let sent = publish_user_created(&publisher, user(4)).await.unwrap();
+    let got = receive_one(&s.queue).await;
+    let attributes: Vec<_> = got.message.attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(attributes, [("hedwig_encoding", "utf8")]);
+    let (metadata, _) = owlpost::wire::decode(&got.message).unwrap();
+    assert_eq!((metadata.id, metadata.headers.len()), (sent.id, 0));
+    s.queue.ack(&got.ack_id).await.unwrap();
+}
+
 /// Standard base64 with a newline every 76 characters, as Python's `base64.encodebytes`.
 fn base64_lines(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

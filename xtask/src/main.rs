@@ -90,7 +90,8 @@ const TEST: &[Step] = &[
 ];
 
 const INTEROP: &[Step] = &[Step {
-    args: &["test", "-p", "owlpost-e2e", "--features", "aws,gcp", "--test", "interop", "--", "--nocapture"],
+    // All features, as `ci` builds it: no rebuild between the two.
+    args: &["test", "-p", "owlpost-e2e", "--all-features", "--test", "interop", "--", "--nocapture"],
     env: &[],
 }];
 

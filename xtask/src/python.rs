@@ -36,14 +36,17 @@ fn interop_venv(root: &Path) -> PathBuf {
 }
 
 /// Makes `venv` hold what `pip install <args>` installs, unless its stamp says it already
-/// holds `wanted`.
+/// holds `wanted` for the same `python3` (an existing virtualenv is added to, not cleared).
 fn ensure(venv: &Path, wanted: &str, args: &[&str]) -> Result<(), String> {
+    let python = Command::new("python3").arg("--version").output().map_err(|e| format!("python3: {e}"))?;
+    let wanted = format!("{}{wanted}", String::from_utf8_lossy(&python.stdout));
     let stamp = venv.join("owlpost-installed");
-    if std::fs::read_to_string(&stamp).is_ok_and(|installed| installed == wanted) {
+    let installed = std::fs::read_to_string(&stamp).is_ok_and(|installed| installed == wanted);
+    if installed && venv.join("bin/python").exists() {
         return Ok(());
     }
     eprintln!("xtask: installing {} into {}", args.join(" "), venv.display());
-    run(Command::new("python3").args(["-m", "venv", "--clear"]).arg(venv))?;
+    run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
     run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check"]).args(args))?;
     std::fs::write(&stamp, wanted).map_err(|e| format!("{}: {e}", stamp.display()))
 }

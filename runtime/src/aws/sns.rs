@@ -190,3 +190,28 @@ impl SnsPublisher {
         results.into_iter().map(|r| r.unwrap_or_else(unanswered)).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(body: &[u8], attributes: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
+        let attributes = attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let message = to_sns(&WireMessage { body: body.to_vec(), attributes }).unwrap();
+        let mut attributes: Vec<_> =
+            message.attributes.into_iter().map(|(k, v)| (k, v.string_value().unwrap_or_default().to_owned())).collect();
+        attributes.sort();
+        (message.body, attributes)
+    }
+
+    fn pairs(attributes: &[(&str, &str)]) -> Vec<(String, String)> {
+        attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_message_without_attributes_gets_hedwig_encoding_utf8() {
+        assert_eq!(sent(b"{}", &[]), ("{}".to_owned(), pairs(&[("hedwig_encoding", "utf8")])));
+        assert_eq!(sent(b"{}", &[("request_id", "r-1")]), ("{}".to_owned(), pairs(&[("request_id", "r-1")])));
+        assert_eq!(sent(&[0xff, 0x00, 0xfe], &[]), ("/wD+".to_owned(), pairs(&[("hedwig_encoding", "base64")])));
+    }
+}

@@ -134,8 +134,9 @@ async fn ids_that_are_not_uuids(broker: Broker) {
     assert_eq!(peer::consume(spec).await[0]["id"], "evt_01HZX8/7");
 }
 
-/// hedwig-go's container (capitalised metadata keys, `Headers` left out when empty) and, on
-/// Pub/Sub, no `hedwig_encoding` (hedwig-go and hedwig-rust do not send it), in both modes.
+/// hedwig-go's container (capitalised metadata keys, `Headers` left out when empty; one
+/// header only in the container) and, on Pub/Sub, no `hedwig_encoding` (hedwig-go and
+/// hedwig-rust do not send it), in both modes.
 async fn what_other_libraries_send(broker: Broker) {
     let setup = Setup::new(broker, &[("user-created", 1)]).await;
     let topic = setup.topic("user-created", 1);
@@ -147,7 +148,7 @@ async fn what_other_libraries_send(broker: Broker) {
     let ids = ["0b9e6bde-0c3c-4c73-9d3a-2f8d3f0a4c11", "5f1c0a2e-3b7d-4e9a-8c6f-1d2e3f4a5b6c", "hedwig-rust-1"];
     let raw = json!([
         {"topic": topic, "attributes": {"request_id": "go-1"},
-         "body": go_container(ids[0], json!({"Timestamp": 1795463616122_i64, "Publisher": "goapp", "Headers": {"request_id": "go-1"}}))},
+         "body": go_container(ids[0], json!({"Timestamp": 1795463616122_i64, "Publisher": "goapp", "Headers": {"request_id": "go-1", "origin": "hedwig-go"}}))},
         {"topic": topic, "attributes": {},
          "body": go_container(ids[1], json!({"Timestamp": 1795463616123_i64, "Publisher": "goapp"}))},
         {"topic": topic, "body": user_v1().to_string(), "attributes": {
@@ -163,7 +164,7 @@ async fn what_other_libraries_send(broker: Broker) {
     let mut got = observed.drain(&setup.consumer(router).await, 3).await;
     got.sort_by_key(|m| m["timestamp"].as_i64());
     let expected: Vec<Value> = [
-        (ids[0], 1795463616122_i64, "goapp", json!({"request_id": "go-1"})),
+        (ids[0], 1795463616122_i64, "goapp", json!({"request_id": "go-1", "origin": "hedwig-go"})),
         (ids[1], 1795463616123, "goapp", json!({})),
         (ids[2], 1795463616124, "rustapp", json!({"request_id": "rs-1"})),
     ]
