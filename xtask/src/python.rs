@@ -17,13 +17,12 @@ pub fn ministack(root: &Path) -> Result<PathBuf, String> {
     Ok(venv.join("bin/ministack"))
 }
 
-/// The interpreter of `tests/interop/.venv`, with hedwig-python installed if needed.
-pub fn interop(root: &Path) -> Result<PathBuf, String> {
+/// Installs hedwig-python into `tests/interop/.venv` if needed ([`interop_python`] runs it).
+pub fn interop(root: &Path) -> Result<(), String> {
     let requirements = root.join(INTEROP_REQUIREMENTS);
     let wanted = std::fs::read_to_string(&requirements).map_err(|e| format!("{}: {e}", requirements.display()))?;
     let venv = interop_venv(root);
-    ensure(&venv, &wanted, &["-r", requirements.as_os_str().to_str().ok_or("non UTF-8 path")?])?;
-    Ok(interop_python(root))
+    ensure(&venv, &wanted, &["-r", requirements.as_os_str().to_str().ok_or("non UTF-8 path")?])
 }
 
 /// Where [`interop`] puts the reference library's interpreter.

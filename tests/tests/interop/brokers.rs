@@ -150,7 +150,7 @@ impl Observed {
 }
 
 /// A received message in the peer's shape.
-pub fn observe<M: serde::Serialize>(received: &Received<M>) -> Value {
+fn observe<M: serde::Serialize>(received: &Received<M>) -> Value {
     let m = &received.metadata;
     let message_type = m.schema.rsplit('/').nth(1).unwrap_or_default();
     json!({

@@ -17,6 +17,7 @@ mod brokers;
 mod others;
 mod peer;
 
+use owlpost::publish::now_millis;
 use owlpost::{Encoding, Outgoing, Router};
 use owlpost_e2e::messages::*;
 use serde_json::{Value, json};
@@ -48,11 +49,6 @@ fn headers(with: bool) -> Value {
 /// The `user-created` 1.x data every cell sends (every field set, non-ASCII included).
 fn user_v1() -> Value {
     json!({"user_id": "U_42", "email": "ada@example.com", "plan": "pro", "referrer": "newsletter — été"})
-}
-
-fn now_millis() -> i64 {
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    i64::try_from(since_epoch.as_millis()).unwrap()
 }
 
 async fn cell(direction: Direction, broker: Broker, encoding: Encoding, with_headers: bool) {

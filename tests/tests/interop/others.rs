@@ -2,12 +2,13 @@
 //! both majors of `user-created`, and a minor newer than this build) in both directions, ids
 //! that are not UUIDs, and what only hedwig-go and hedwig-rust send.
 
-use owlpost::{Encoding, Outgoing, Publisher, Router};
+use owlpost::publish::now_millis;
+use owlpost::{Encoding, Outgoing, Router};
 use owlpost_e2e::messages::*;
 use serde_json::{Value, json};
 
 use crate::brokers::{Broker, Observed, PUBLISHER, Setup};
-use crate::{REFERENCE, now_millis, peer, user_v1};
+use crate::{REFERENCE, peer, user_v1};
 
 /// Every route of the example schema.
 const ROUTES: &[(&str, u32)] = &[("user-created", 1), ("user-created", 2), ("order.placed", 1), ("user_deleted", 1)];
@@ -125,7 +126,7 @@ async fn ids_that_are_not_uuids(broker: Broker) {
     assert_eq!(observed.drain(&setup.consumer(router).await, 1).await, sent);
 
     let setup = Setup::new(broker, &[("user-created", 1)]).await;
-    let publisher: Publisher = setup.publisher(Encoding::Attributes);
+    let publisher = setup.publisher(Encoding::Attributes);
     let outgoing = Outgoing::new(typed::<UserCreatedV1>(user_v1())).id("evt_01HZX8/7");
     assert_eq!(publish_user_created(&publisher, outgoing).await.unwrap().id, "evt_01HZX8/7");
     let mut spec = setup.peer_spec("attributes");
