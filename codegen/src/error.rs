@@ -62,6 +62,21 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The schema changed incompatibly since its baseline (`Config::compat_baseline`).
+    #[error(
+        "{}: incompatible with its baseline {}:{}",
+        path.display(),
+        baseline.display(),
+        changes.iter().map(|c| format!("\n  {c}")).collect::<String>()
+    )]
+    Incompatible {
+        /// The schema file.
+        path: PathBuf,
+        /// The committed baseline.
+        baseline: PathBuf,
+        /// The changes that fail the check.
+        changes: Vec<crate::compat::Change>,
+    },
     /// A required setting is missing (e.g. no schema, or `OUT_DIR` unset outside build scripts).
     #[error("{0}")]
     Config(String),

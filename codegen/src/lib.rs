@@ -21,7 +21,10 @@
 //! `output` (formatted text, written only when changed).
 #![deny(missing_docs)]
 
+pub mod compat;
 pub mod error;
+pub mod example;
+pub mod lint;
 pub mod model;
 pub mod naming;
 mod normalize;
@@ -48,12 +51,33 @@ pub fn generate_file(file: &parse::SchemaFile) -> Result<String> {
     Ok(output::format(&items, &file.name))
 }
 
+/// Generates the `src/lib.rs` of a standalone crate named `crate_name` for one schema
+/// file: the generated code under crate docs with a tested publishing example.
+pub fn generate_crate_root(path: impl AsRef<Path>, crate_name: &str) -> Result<String> {
+    let file = parse::read(path.as_ref())?;
+    let model = model::Model::build(&file)?;
+    let mut items = render::render(&file, &model)?;
+    items.attrs = render::crate_docs(&model, crate_name);
+    Ok(output::format(&items, &file.name))
+}
+
+/// Compares two versions of a schema file ([`compat`] lists the rules): every change
+/// with its JSON pointer and verdict.
+pub fn compare_files(old: impl AsRef<Path>, new: impl AsRef<Path>) -> Result<Vec<compat::Change>> {
+    let document = |path: &Path| -> Result<owlpost::schema::Document> {
+        let file = parse::read(path)?;
+        Ok(owlpost::schema::Document::parse(&path.display().to_string(), file.value)?)
+    };
+    Ok(compat::compare(&document(old.as_ref())?, &document(new.as_ref())?))
+}
+
 /// Build-script settings, in the style of `prost-build`.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     schema: Option<PathBuf>,
     out_dir: Option<PathBuf>,
     file_name: Option<String>,
+    baseline: Option<PathBuf>,
     skip_rerun: bool,
 }
 
@@ -84,6 +108,15 @@ impl Config {
         self
     }
 
+    /// Fails the build when the schema changed incompatibly since `baseline` (a committed
+    /// copy of the schema as released): a breaking change within a major, or a change
+    /// without its minor bump ([`compat`] lists the rules). Update the baseline when
+    /// releasing.
+    pub fn compat_baseline(&mut self, baseline: impl Into<PathBuf>) -> &mut Self {
+        self.baseline = Some(baseline.into());
+        self
+    }
+
     /// Does not print `cargo:rerun-if-changed` (for use outside build scripts).
     pub fn skip_rerun_if_changed(&mut self) -> &mut Self {
         self.skip_rerun = true;
@@ -96,6 +129,15 @@ impl Config {
             self.schema.as_ref().ok_or_else(|| Error::Config("no schema file given: call `Config::schema`".into()))?;
         if !self.skip_rerun {
             println!("cargo:rerun-if-changed={}", schema.display());
+        }
+        if let Some(baseline) = &self.baseline {
+            if !self.skip_rerun {
+                println!("cargo:rerun-if-changed={}", baseline.display());
+            }
+            let failing: Vec<_> = compare_files(baseline, schema)?.into_iter().filter(|c| c.verdict.fails()).collect();
+            if !failing.is_empty() {
+                return Err(Error::Incompatible { path: schema.clone(), baseline: baseline.clone(), changes: failing });
+            }
         }
         let source = generate(schema)?;
         let out_dir = match &self.out_dir {

@@ -125,6 +125,13 @@ impl Model {
     }
 }
 
+impl Model {
+    /// The document's own `description`.
+    pub fn schema_description(&self) -> Option<String> {
+        serde_json::from_str::<Value>(&self.schema_json).ok().as_ref().and_then(description)
+    }
+}
+
 /// `definitions` is a map of name → version → schema (Hedwig's layout); a name whose
 /// keys are not all versions is taken as a schema itself.
 fn definitions(file: &SchemaFile, document: &Value, names: &mut Names) -> Result<Vec<Definition>> {

@@ -1,11 +1,14 @@
 //! Step 3: the model rendered as Rust items, one module per concern.
 
 mod consume;
+mod crate_docs;
 mod messages;
 mod publish;
 mod types;
 
 use quote::quote;
+
+pub use crate_docs::crate_docs;
 
 use crate::error::Result;
 use crate::model::Model;
