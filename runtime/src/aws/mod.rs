@@ -15,7 +15,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 
-pub use provision::Provisioning;
+pub use provision::{Provisioning, topic_name};
 pub use sns::SnsPublisher;
 pub use sqs::SqsQueue;
 

@@ -39,6 +39,37 @@ impl Provisioning {
     }
 }
 
+impl Provisioning {
+    /// What [`Aws::provision`] creates, one line per resource (for dry runs).
+    pub fn plan(&self) -> Vec<String> {
+        let mut plan: Vec<String> =
+            self.publishes.iter().chain(&self.consumes).map(|t| format!("SNS topic {}", topic_name(t))).collect();
+        plan.dedup();
+        plan.push(format!("SQS queue {} (dead-letter queue)", dead_letter_queue_name(&self.queue)));
+        plan.push(format!(
+            "SQS queue {} (visibility timeout {} s; after {} receives to {})",
+            queue_name(&self.queue),
+            secs(self.visibility_timeout),
+            self.max_receive_count,
+            dead_letter_queue_name(&self.queue)
+        ));
+        for topic in &self.consumes {
+            plan.push(format!(
+                "SNS subscription {} → {} (raw delivery {})",
+                topic_name(topic),
+                queue_name(&self.queue),
+                if self.raw_delivery { "on" } else { "off" }
+            ));
+        }
+        plan
+    }
+}
+
+/// The SNS topic of Hedwig topic `topic`: `hedwig-<topic>`.
+pub fn topic_name(topic: &str) -> String {
+    format!("hedwig-{topic}")
+}
+
 impl Aws {
     /// Creates (or leaves as they are) the topics, the queue and its dead-letter queue with
     /// a redrive policy, a queue policy letting the topics deliver, and raw-delivery
@@ -47,7 +78,7 @@ impl Aws {
         let (sns, sqs) = (self.sns(), self.sqs());
         let mut topic_arns = Vec::new();
         for topic in plan.publishes.iter().chain(&plan.consumes) {
-            let created = sns.create_topic().name(format!("hedwig-{topic}")).send().await.map_err(|e| {
+            let created = sns.create_topic().name(topic_name(topic)).send().await.map_err(|e| {
                 sdk_error("SNS CreateTopic", e, || BackendError::TopicNotFound { topic: topic.clone() })
             })?;
             if plan.consumes.contains(topic) {

@@ -61,6 +61,15 @@ impl SqsQueue {
     /// sent, then deleted from the dead-letter queue only where the send succeeded (at least
     /// once: a crash between the two leaves a copy in both).
     pub async fn requeue_dead_letters(&self) -> Result<Requeued, BackendError> {
+        self.requeue_dead_letters_with_progress(|_| {}).await
+    }
+
+    /// [`requeue_dead_letters`](Self::requeue_dead_letters), calling `progress` with the
+    /// report so far after every batch.
+    pub async fn requeue_dead_letters_with_progress(
+        &self,
+        mut progress: impl FnMut(&Requeued),
+    ) -> Result<Requeued, BackendError> {
         let dlq_url = queue_url(&self.client, &dead_letter_queue_name(&self.name)).await?;
         let mut report = Requeued::default();
         loop {
@@ -79,6 +88,7 @@ impl SqsQueue {
                 return Ok(report);
             }
             self.requeue_batch(&dlq_url, messages, &mut report).await?;
+            progress(&report);
         }
     }
 

@@ -11,6 +11,7 @@ use gcloud_googleapis::pubsub::v1::{
 use super::publish::{MAX_REQUEST_BYTES, TopicClient, message_size};
 use super::{
     ConsumedTopic, Gcp, MAX_BATCH, call, dead_letter_name, deadline_secs, queue_name, subscribe::SubscribeSettings,
+    topic_path,
 };
 use crate::backend::{BackendError, Requeued};
 
@@ -41,6 +42,41 @@ impl Provisioning {
             max_delivery_attempts: 5,
             ack_deadline: SubscribeSettings::default().ack_deadline,
         }
+    }
+}
+
+impl Provisioning {
+    /// What [`Gcp::provision`] creates in `project`, one line per resource (for dry runs).
+    pub fn plan(&self, project: &str) -> Vec<String> {
+        let own = self.consumes.iter().filter(|c| c.project.is_none()).map(|c| c.topic.as_str());
+        let mut plan: Vec<String> = self
+            .publishes
+            .iter()
+            .map(String::as_str)
+            .chain(own)
+            .map(|t| format!("topic {}", topic_path(project, t)))
+            .collect();
+        plan.dedup();
+        let dead_letters = topic_path(project, &format!("{}-dlq", self.queue));
+        plan.push(format!("topic {}", topic_path(project, &self.queue)));
+        plan.push(format!("topic {dead_letters}"));
+        let subscription = |id: &str, topic: &str, dead_letter: bool| {
+            let policy = if dead_letter {
+                format!("; after {} deliveries to {dead_letters}", self.max_delivery_attempts.clamp(5, 100))
+            } else {
+                String::new()
+            };
+            format!(
+                "subscription projects/{project}/subscriptions/{id} on {topic} (ack deadline {} s{policy})",
+                deadline_secs(self.ack_deadline.max(Duration::from_secs(10)))
+            )
+        };
+        plan.push(subscription(&dead_letter_name(&self.queue), &dead_letters, false));
+        plan.push(subscription(&queue_name(&self.queue), &topic_path(project, &self.queue), true));
+        for consumed in &self.consumes {
+            plan.push(subscription(&consumed.subscription_id(&self.queue), &consumed.path(project), true));
+        }
+        plan
     }
 }
 
@@ -103,6 +139,16 @@ impl Gcp {
     /// batch is acknowledged only once it was published (at least once: a crash between
     /// the two leaves a copy in both).
     pub async fn requeue_dead_letters(&self, queue: &str) -> Result<Requeued, BackendError> {
+        self.requeue_dead_letters_with_progress(queue, |_| {}).await
+    }
+
+    /// [`requeue_dead_letters`](Self::requeue_dead_letters), calling `progress` with the
+    /// report so far after every chunk.
+    pub async fn requeue_dead_letters_with_progress(
+        &self,
+        queue: &str,
+        mut progress: impl FnMut(&Requeued),
+    ) -> Result<Requeued, BackendError> {
         let dead_letters = self.subscription_path(&dead_letter_name(queue));
         let target = self.topic_path(queue);
         let mut report = Requeued::default();
@@ -132,6 +178,7 @@ impl Gcp {
                     publisher.shutdown().await;
                     return Ok(report);
                 }
+                progress(&report);
             }
         }
         publisher.shutdown().await;
