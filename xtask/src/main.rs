@@ -2,8 +2,9 @@
 //!
 //! * `ci`: everything CI checks: formatting, clippy (warnings are errors), the whole test
 //!   suite with the broker emulators started, the docs, and the README's quickstart.
-//! * `bless`: rewrites the golden files (generated code of the fixture schemas, and the
-//!   expected compiler errors of the compile-fail cases) after an intended change.
+//! * `bless`: rewrites the golden files (generated code of the fixture schemas, the
+//!   expected compiler errors of the compile-fail cases, and the CLI's `check`/`compat`
+//!   transcripts) after an intended change.
 //! * `bench`: the criterion benchmarks (publish and consume paths next to their baselines).
 //! * `interop`: only the interop suite against the reference Hedwig library (hedwig-python,
 //!   installed into `tests/interop/.venv`), with the emulators started.
@@ -100,6 +101,7 @@ const BENCH: &[Step] = &[Step { args: &["bench", "-p", "owlpost", "--bench", "pi
 const BLESS: &[Step] = &[
     Step { args: &["test", "-p", "owlpost-codegen", "--test", "golden"], env: &[("OWLPOST_BLESS", "1")] },
     Step { args: &["test", "-p", "owlpost-e2e", "--test", "compile_fail"], env: &[("TRYBUILD", "overwrite")] },
+    Step { args: &["test", "-p", "owlpost-cli", "--test", "cli", "golden"], env: &[("OWLPOST_BLESS", "1")] },
 ];
 
 fn cargo_steps(steps: &[Step], extra_env: &[(&str, String)]) -> Result<(), String> {

@@ -1,0 +1,107 @@
+//! The AsyncAPI 3.0 document of a schema file: a channel per topic (`<type>-v<major>`), a
+//! `send` operation per channel, and a message per major whose payload is the major's
+//! JSON schema (draft as declared by the file), definitions under `components.schemas`.
+
+use owlpost::Schema;
+use owlpost::publish::default_topic;
+use owlpost::schema::local_pointer;
+use owlpost_codegen::model::Model;
+use serde_json::{Map, Value, json};
+
+/// The AsyncAPI document.
+pub fn document(model: &Model, schema: &Schema) -> Value {
+    let document = &schema.document().value;
+    let format = match document.get("$schema").and_then(Value::as_str) {
+        Some(url) if url.contains("draft-04") => "application/schema+json;version=draft-04",
+        Some(url) if url.contains("draft-06") => "application/schema+json;version=draft-06",
+        _ => "application/schema+json;version=draft-07",
+    };
+    let (mut channels, mut operations, mut messages) = (Map::new(), Map::new(), Map::new());
+    for message in &model.messages {
+        for major in &message.majors {
+            let topic = default_topic(&message.message_type, major.major);
+            let key = key(&format!("{}.v{}", message.message_type, major.major));
+            let channel = key.replace('.', "-");
+            let mut payload = major.schema.clone();
+            rewrite_refs(&mut payload, &model.root);
+            if let Some(fields) = payload.as_object_mut() {
+                fields.remove("x-version");
+                fields.remove("x-versions");
+            }
+            let mut entry = json!({
+                "name": message.message_type,
+                "title": format!("{} {}", message.message_type, major.latest),
+                "contentType": "application/json",
+                "payload": {"schemaFormat": format, "schema": payload},
+                "x-hedwig-schema": format!("{}#/schemas/{}/{}", model.root, message.message_type, major.latest),
+            });
+            if let Some(description) = &major.description {
+                entry["summary"] = json!(description);
+            }
+            let example = owlpost_codegen::example::payload(document, &model.root, &major.schema);
+            if schema.validate(&message.message_type, major.latest, &example).is_ok() {
+                entry["examples"] = json!([{"name": "derived", "payload": example}]);
+            }
+            messages.insert(key.clone(), entry);
+            channels.insert(
+                channel.clone(),
+                json!({
+                    "address": topic,
+                    "messages": {key.clone(): {"$ref": format!("#/components/messages/{key}")}},
+                }),
+            );
+            operations.insert(
+                format!("publish-{channel}"),
+                json!({
+                    "action": "send",
+                    "channel": {"$ref": format!("#/channels/{channel}")},
+                    "messages": [{"$ref": format!("#/channels/{channel}/messages/{key}")}],
+                }),
+            );
+        }
+    }
+    let mut schemas = Map::new();
+    for definition in &model.definitions {
+        let mut value = definition.schema.clone();
+        rewrite_refs(&mut value, &model.root);
+        schemas.insert(key(definition.pointer.trim_start_matches("/definitions/")), value);
+    }
+    let mut info = json!({"title": model.file_name, "version": "1.0.0"});
+    if let Some(description) = model.schema_description() {
+        info["description"] = json!(description);
+    }
+    json!({
+        "asyncapi": "3.0.0",
+        "id": model.root,
+        "info": info,
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": schemas},
+    })
+}
+
+/// A component key: AsyncAPI allows `[A-Za-z0-9._-]`.
+fn key(name: &str) -> String {
+    name.replace("~1", ".")
+        .replace("~0", "-")
+        .replace('/', ".")
+        .replace(|c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c)), "-")
+}
+
+/// `#/definitions/X/1.0` (or the same with the root URL) → `#/components/schemas/X.1.0`.
+fn rewrite_refs(value: &mut Value, root: &str) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get_mut("$ref")
+                && let Ok(pointer) = local_pointer(reference, root)
+                && let Some(definition) = pointer.strip_prefix("/definitions/")
+            {
+                *reference = format!("#/components/schemas/{}", key(definition));
+            }
+            map.values_mut().for_each(|child| rewrite_refs(child, root));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|child| rewrite_refs(child, root)),
+        _ => {}
+    }
+}

@@ -1,0 +1,115 @@
+//! A payload schema as a flat list of fields (`name.given`, `lines[].sku`) with their type,
+//! whether they are required, their description and their constraints.
+
+use owlpost::schema::{local_pointer, resolve_pointer};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// One row of a message's field table.
+#[derive(Serialize)]
+pub struct Field {
+    path: String,
+    kind: String,
+    required: bool,
+    description: String,
+    constraints: String,
+}
+
+/// Every field of `schema`, depth first, properties in name order.
+pub fn list(document: &Value, root: &str, schema: &Value) -> Vec<Field> {
+    let mut fields = Vec::new();
+    walk(document, root, schema, "", &mut fields, 0);
+    fields
+}
+
+fn walk(document: &Value, root: &str, schema: &Value, prefix: &str, fields: &mut Vec<Field>, depth: usize) {
+    let (schema, _) = resolve(document, root, schema);
+    let Some(map) = schema.as_object() else { return };
+    if depth > 8 {
+        return;
+    }
+    let required: Vec<&str> =
+        map.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    for (name, property) in map.get("properties").and_then(Value::as_object).into_iter().flatten() {
+        let path = format!("{prefix}{name}");
+        let (resolved, definition) = resolve(document, root, property);
+        let resolved_map = resolved.as_object().cloned().unwrap_or_default();
+        let description = text(property, "description").or_else(|| text(resolved, "description")).unwrap_or_default();
+        let mut kind = kind(&resolved_map);
+        if let Some(definition) = definition {
+            kind = format!("{kind} ({definition})");
+        }
+        fields.push(Field {
+            path: path.clone(),
+            kind,
+            required: required.contains(&name.as_str()),
+            description: description.replace('\n', " "),
+            constraints: constraints(&resolved_map),
+        });
+        walk(document, root, resolved, &format!("{path}."), fields, depth + 1);
+        if let Some(items) = resolved_map.get("items").filter(|i| i.is_object()) {
+            walk(document, root, items, &format!("{path}[]."), fields, depth + 1);
+        }
+    }
+}
+
+/// Follows `$ref`s; also returns the definition name reached (`UserId/1.0`).
+fn resolve<'v>(document: &'v Value, root: &str, mut schema: &'v Value) -> (&'v Value, Option<String>) {
+    let mut name = None;
+    for _ in 0..32 {
+        let Some(reference) = schema.get("$ref").and_then(Value::as_str) else { break };
+        let Some(pointer) = local_pointer(reference, root).ok() else { break };
+        let Some(target) = resolve_pointer(document, pointer) else { break };
+        name = Some(pointer.trim_start_matches("/definitions/").replace("~1", "/").replace("~0", "~"));
+        schema = target;
+    }
+    (schema, name)
+}
+
+fn text(schema: &Value, key: &str) -> Option<String> {
+    schema.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn kind(map: &Map<String, Value>) -> String {
+    let base = match map.get("type") {
+        Some(Value::String(one)) => one.clone(),
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" | "),
+        _ if map.contains_key("enum") => "enum".into(),
+        _ => "any".into(),
+    };
+    match (base.as_str(), map.get("items").and_then(|i| i.get("type")).and_then(Value::as_str)) {
+        ("array", Some(item)) => format!("array of {item}"),
+        _ => base,
+    }
+}
+
+fn constraints(map: &Map<String, Value>) -> String {
+    let mut out = Vec::new();
+    if let Some(values) = map.get("enum").and_then(Value::as_array) {
+        out.push(format!("one of {}", values.iter().map(Value::to_string).collect::<Vec<_>>().join(", ")));
+    }
+    for key in [
+        "const",
+        "format",
+        "pattern",
+        "minimum",
+        "exclusiveMinimum",
+        "maximum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "additionalProperties",
+    ] {
+        match map.get(key) {
+            Some(Value::String(text)) => out.push(format!("{key}: {text}")),
+            Some(value @ (Value::Number(_) | Value::Bool(_))) => out.push(format!("{key}: {value}")),
+            Some(Value::Object(_)) => out.push(format!("{key}: schema")),
+            _ => {}
+        }
+    }
+    out.join("; ")
+}

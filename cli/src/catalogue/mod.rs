@@ -1,0 +1,136 @@
+//! `owlpost docs`: a message catalogue per schema file: `<stem>.html` and `<stem>.md`
+//! (message types, majors, fields, an example payload checked against the schema, a
+//! Mermaid diagram of the topics) and `<stem>.asyncapi.json` (AsyncAPI 3.0).
+
+mod asyncapi;
+mod fields;
+
+use std::path::{Path, PathBuf};
+
+use owlpost::Schema;
+use owlpost::publish::default_topic;
+use owlpost_codegen::model::Model;
+use serde::Serialize;
+
+use crate::failure::Failure;
+use crate::{shown, templates};
+
+/// `owlpost docs`
+#[derive(clap::Args)]
+pub struct Args {
+    /// Schema files to document.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// The directory to write the catalogue into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+#[derive(Serialize)]
+struct Page {
+    file: String,
+    root: String,
+    description: String,
+    asyncapi: String,
+    mermaid: String,
+    messages: Vec<MessagePage>,
+}
+
+#[derive(Serialize)]
+struct MessagePage {
+    message_type: String,
+    majors: Vec<MajorPage>,
+}
+
+#[derive(Serialize)]
+struct MajorPage {
+    anchor: String,
+    major: u32,
+    latest: String,
+    versions: String,
+    description: String,
+    topic: String,
+    type_name: String,
+    fields: Vec<fields::Field>,
+    example: String,
+    example_valid: bool,
+}
+
+pub fn run(args: &Args) -> Result<(), Failure> {
+    // Every file is read and checked before anything is written.
+    let mut outputs = Vec::new();
+    for path in &args.files {
+        let file = owlpost_codegen::parse::read(path)?;
+        let model = Model::build(&file)?;
+        let schema = Schema::from_json(&model.file_name, &model.schema_json)
+            .map_err(|e| Failure::new(format!("{}: {e}", shown(path))))?;
+        let stem = Path::new(&file.name).file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let page = page(&model, &schema, &format!("{stem}.asyncapi.json"));
+        let asyncapi = serde_json::to_string_pretty(&asyncapi::document(&model, &schema)).unwrap_or_default() + "\n";
+        outputs.push((format!("{stem}.html"), templates::render("docs/catalogue.html", &page)?));
+        outputs.push((format!("{stem}.md"), templates::render("docs/catalogue.md", &page)?));
+        outputs.push((format!("{stem}.asyncapi.json"), asyncapi));
+    }
+    std::fs::create_dir_all(&args.out).map_err(|e| Failure::new(format!("cannot create {}: {e}", shown(&args.out))))?;
+    for (name, contents) in outputs {
+        let target = args.out.join(name);
+        std::fs::write(&target, contents).map_err(|e| Failure::new(format!("cannot write {}: {e}", shown(&target))))?;
+        println!("wrote {}", shown(&target));
+    }
+    Ok(())
+}
+
+fn page(model: &Model, schema: &Schema, asyncapi: &str) -> Page {
+    let document = &schema.document().value;
+    let mut mermaid = vec!["flowchart LR".to_owned()];
+    let messages = model
+        .messages
+        .iter()
+        .map(|message| MessagePage {
+            message_type: message.message_type.clone(),
+            majors: message
+                .majors
+                .iter()
+                .map(|major| {
+                    let topic = default_topic(&message.message_type, major.major);
+                    let node = mermaid.len();
+                    mermaid.push(format!(
+                        "  m{node}[\"{} {}.*\"] -- publish --> t{node}[[\"{topic}\"]]",
+                        message.message_type, major.major
+                    ));
+                    let example = owlpost_codegen::example::payload(document, &model.root, &major.schema);
+                    let example_valid = schema.validate(&message.message_type, major.latest, &example).is_ok();
+                    MajorPage {
+                        anchor: format!("{}-v{}", message.message_type, major.major).replace(['.', '_'], "-"),
+                        major: major.major,
+                        latest: major.latest.to_string(),
+                        versions: versions(&major.schema),
+                        description: major.description.clone().unwrap_or_default(),
+                        topic,
+                        type_name: major.type_name.clone(),
+                        fields: fields::list(document, &model.root, &major.schema),
+                        example: serde_json::to_string_pretty(&example).unwrap_or_default(),
+                        example_valid,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    Page {
+        file: model.file_name.clone(),
+        root: model.root.clone(),
+        description: model.schema_description().unwrap_or_default(),
+        asyncapi: asyncapi.to_owned(),
+        mermaid: mermaid.join("\n"),
+        messages,
+    }
+}
+
+/// `x-versions` as written, or only `x-version`.
+fn versions(schema: &serde_json::Value) -> String {
+    let listed = schema
+        .get("x-versions")
+        .and_then(|v| v.as_array())
+        .map(|versions| versions.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", "));
+    listed.or_else(|| schema.get("x-version").and_then(|v| v.as_str()).map(str::to_owned)).unwrap_or_default()
+}

@@ -1,0 +1,322 @@
+//! The `owlpost` command as users run it: golden outputs of `check` and `compat` on the
+//! fixtures in `schemas/`, the standalone crate built and doc-tested, the catalogue, help
+//! and failure paths. `OWLPOST_BLESS=1` rewrites the golden files.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Runs `owlpost` in the workspace root (paths in its output are then relative).
+fn owlpost(args: &[&str]) -> Output {
+    Command::cargo_bin("owlpost").unwrap().current_dir(root()).args(args).output().unwrap()
+}
+
+fn transcript(args: &[&str], output: &Output) -> String {
+    format!(
+        "$ owlpost {}\nexit: {}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        output.status.code().map_or_else(|| "signal".into(), |c| c.to_string()),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Compares (or, with `OWLPOST_BLESS=1`, writes) a golden transcript.
+fn golden(args: &[&str], expected: &Path) -> Result<(), String> {
+    let actual = transcript(args, &owlpost(args));
+    if std::env::var_os("OWLPOST_BLESS").is_some() {
+        std::fs::write(expected, &actual).unwrap();
+        return Ok(());
+    }
+    let wanted = std::fs::read_to_string(expected).unwrap_or_default();
+    if wanted == actual {
+        Ok(())
+    } else {
+        Err(format!("{}:\n--- expected\n{wanted}--- actual\n{actual}", expected.display()))
+    }
+}
+
+fn run_goldens(cases: Vec<(Vec<String>, PathBuf)>) {
+    assert!(!cases.is_empty());
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(args, expected)| golden(&args.iter().map(String::as_str).collect::<Vec<_>>(), expected).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} golden transcripts differ (OWLPOST_BLESS=1 rewrites them):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn check_golden_outputs() {
+    let mut cases = Vec::new();
+    for entry in std::fs::read_dir(root().join("schemas/check")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let relative = format!("schemas/check/{}", path.file_name().unwrap().to_string_lossy());
+            cases.push((vec!["check".into(), relative], path.with_extension("out")));
+        }
+    }
+    cases.push((
+        vec![
+            "check".into(),
+            "--deny-warnings".into(),
+            "schemas/check/lint.json".into(),
+            "schemas/check/clean.json".into(),
+        ],
+        root().join("schemas/check/deny-warnings.out"),
+    ));
+    cases.sort();
+    run_goldens(cases);
+}
+
+#[test]
+fn compat_golden_outputs() {
+    let mut cases = Vec::new();
+    for entry in std::fs::read_dir(root().join("schemas/compat")).unwrap() {
+        let dir = entry.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let (old, new) = (format!("schemas/compat/{name}/old.json"), format!("schemas/compat/{name}/new.json"));
+        cases.push((vec!["compat".into(), old, new], dir.join("expected.out")));
+    }
+    cases.sort();
+    assert!(cases.len() >= 15, "the compat rules need their fixture pairs");
+    run_goldens(cases);
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    for command in ["generate", "check", "compat", "provision", "requeue-dlq", "docs"] {
+        let output = owlpost(&[command, "--help"]);
+        assert!(output.status.success(), "{command} --help failed");
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.contains("Example:") && help.contains(&format!("owlpost {command} ")), "{command}: {help}");
+    }
+}
+
+#[test]
+fn user_errors_are_one_line_and_details_without_panics() {
+    let cases: &[&[&str]] = &[
+        &["check", "schemas/check/missing.json"],
+        &["compat", "schemas/check/missing.json", "schemas/example.json"],
+        &["compat", "schemas/check/layout.json", "schemas/example.json"],
+        &["generate", "--schema", "schemas/check/layout.json", "--out", "target/never-written"],
+        &["generate", "--schema", "schemas/example.json", "--out", "target/never-written", "--name", "9lives"],
+        &["docs", "schemas/check/not-json.json", "--out", "target/never-written"],
+        &["provision", "--backend", "aws", "--queue", "q", "--dry-run", "--max-deliveries", "many"],
+        &["requeue-dlq", "--backend", "pigeon", "--queue", "q"],
+        &["frobnicate"],
+    ];
+    for args in cases {
+        let output = owlpost(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE") && !stderr.contains("crashed"),
+            "{args:?}: {stderr}"
+        );
+        assert!(output.stdout.is_empty() || args[0] == "check" || args[0] == "compat", "{args:?}");
+    }
+    assert!(!root().join("target/never-written").exists());
+}
+
+#[test]
+fn generated_crate_builds_passes_its_doc_tests_and_regenerates_to_the_same_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("example-messages");
+    let runtime = root().join("runtime");
+    let args = [
+        "generate",
+        "--schema",
+        "schemas/example.json",
+        "--out",
+        out.to_str().unwrap(),
+        "--runtime-path",
+        runtime.to_str().unwrap(),
+        "--publisher",
+        "signup",
+    ];
+    let first = owlpost(&args);
+    assert!(first.status.success(), "{}", transcript(&args, &first));
+    for file in ["Cargo.toml", "README.md", "src/lib.rs", "schema/example.json"] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(readme.contains("| `user-created` | 2 | 2.0 | `UserCreatedV2` | `user-created-v2` |"), "{readme}");
+    assert!(readme.contains("Publisher::new(\"signup\""), "{readme}");
+    let snapshot = |dir: &Path| -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
+        ["Cargo.toml", "README.md", "src/lib.rs", "schema/example.json"]
+            .iter()
+            .map(|f| {
+                let path = dir.join(f);
+                (path.clone(), std::fs::read(&path).unwrap(), std::fs::metadata(&path).unwrap().modified().unwrap())
+            })
+            .collect()
+    };
+    let before = snapshot(&out);
+    let again = owlpost(&args);
+    assert!(again.status.success());
+    assert_eq!(String::from_utf8_lossy(&again.stdout).matches("unchanged").count(), 4, "{}", transcript(&args, &again));
+    assert_eq!(snapshot(&out), before, "a second run changed files");
+
+    // The crate builds and its doc test (publishing on the in-memory broker) passes. A
+    // target directory under the workspace's keeps rebuilds fast.
+    let target = root().join("target/standalone-crate");
+    for cargo_args in [&["build"][..], &["test", "--doc"][..]] {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(cargo_args)
+            .current_dir(&out)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS")
+            .status()
+            .unwrap();
+        assert!(status.success(), "cargo {cargo_args:?} failed in the generated crate");
+    }
+}
+
+#[test]
+fn generate_does_not_overwrite_files_it_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"mine\"\n").unwrap();
+    let out = dir.path().to_str().unwrap();
+    let output = owlpost(&["generate", "--schema", "schemas/example.json", "--out", out]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("refusing to overwrite"));
+    assert_eq!(std::fs::read_to_string(dir.path().join("Cargo.toml")).unwrap(), "[package]\nname = \"mine\"\n");
+}
+
+#[test]
+fn docs_write_a_catalogue_and_an_asyncapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = owlpost(&["docs", "schemas/example.json", "--out", dir.path().to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let html = std::fs::read_to_string(dir.path().join("example.html")).unwrap();
+    let markdown = std::fs::read_to_string(dir.path().join("example.md")).unwrap();
+    for page in [&html, &markdown] {
+        for expected in [
+            "user-created",
+            "order.placed",
+            "user_deleted",
+            "user-created-v2",
+            "UserCreatedV2",
+            "flowchart LR",
+            "ord_000000",
+            "Primary e-mail address.",
+            "pattern: ^U_[0-9]+$",
+        ] {
+            assert!(page.contains(expected), "{expected} missing");
+        }
+        assert!(!page.contains("not valid"), "an example payload failed its schema");
+    }
+    assert!(markdown.contains("| `name.given` | string | yes |  | minLength: 1 |"), "{markdown}");
+    assert!(html.contains("<td><code>lines[].sku</code></td>"), "{html}");
+    assert!(html.contains("--&gt;"), "mermaid arrows are HTML-escaped");
+
+    let asyncapi: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("example.asyncapi.json")).unwrap()).unwrap();
+    assert_eq!(asyncapi["asyncapi"], "3.0.0");
+    assert_eq!(asyncapi["channels"]["user-created-v2"]["address"], "user-created-v2");
+    assert_eq!(asyncapi["operations"].as_object().unwrap().len(), 4);
+    let message = &asyncapi["components"]["messages"]["user-created.v1"];
+    assert_eq!(message["payload"]["schemaFormat"], "application/schema+json;version=draft-04");
+    assert!(message["examples"][0]["payload"]["email"].is_string());
+    // Every reference resolves inside the document.
+    let mut refs = Vec::new();
+    collect_refs(&asyncapi, &mut refs);
+    assert!(refs.len() > 10);
+    for reference in refs {
+        let pointer = reference.strip_prefix('#').unwrap_or_else(|| panic!("non-local $ref {reference}"));
+        assert!(asyncapi.pointer(pointer).is_some(), "unresolved $ref {reference}");
+    }
+}
+
+fn collect_refs(value: &Value, refs: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                refs.push(r.clone());
+            }
+            map.values().for_each(|v| collect_refs(v, refs));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, refs)),
+        _ => {}
+    }
+}
+
+#[test]
+fn provision_dry_run_prints_the_plan_without_connecting() {
+    let args = [
+        "provision",
+        "--backend",
+        "aws",
+        "--account-id",
+        "123456789012",
+        "--queue",
+        "mailer",
+        "--consume",
+        "user-created-v1",
+        "--publish",
+        "email-sent-v1",
+        "--dry-run",
+    ];
+    let output = Command::cargo_bin("owlpost")
+        .unwrap()
+        .current_dir(root())
+        .args(args)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", transcript(&args, &output));
+    for expected in [
+        "SNS topic hedwig-email-sent-v1",
+        "SNS topic hedwig-user-created-v1",
+        "SQS queue HEDWIG-mailer-DLQ",
+        "SQS queue HEDWIG-mailer (visibility timeout 30 s; after 5 receives to HEDWIG-mailer-DLQ)",
+        "SNS subscription hedwig-user-created-v1 → HEDWIG-mailer (raw delivery on)",
+    ] {
+        assert!(stdout.contains(expected), "{expected} missing:\n{stdout}");
+    }
+    let args = [
+        "provision",
+        "--backend",
+        "gcp",
+        "--project",
+        "shop",
+        "--queue",
+        "mailer",
+        "--consume",
+        "user-created-v1",
+        "--consume",
+        "billing/invoice-sent-v1",
+        "--dry-run",
+    ];
+    let output = Command::cargo_bin("owlpost")
+        .unwrap()
+        .current_dir(root())
+        .args(args)
+        .env("PUBSUB_EMULATOR_HOST", "127.0.0.1:9")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", transcript(&args, &output));
+    for expected in [
+        "topic projects/shop/topics/hedwig-user-created-v1",
+        "topic projects/shop/topics/hedwig-mailer-dlq",
+        "subscription projects/shop/subscriptions/hedwig-mailer-billing-invoice-sent-v1 on projects/billing/topics/hedwig-invoice-sent-v1",
+        "subscription projects/shop/subscriptions/hedwig-mailer on projects/shop/topics/hedwig-mailer (ack deadline",
+    ] {
+        assert!(stdout.contains(expected), "{expected} missing:\n{stdout}");
+    }
+    assert!(!stdout.contains("billing/topics/hedwig-invoice-sent-v1\n"), "another project's topic is not created");
+}
