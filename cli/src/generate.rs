@@ -85,6 +85,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             Path::new(&file.name).file_stem().unwrap_or_default().to_string_lossy().to_kebab_case()
         ),
     };
+    if args.publisher.is_empty() || !args.publisher.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        return Err(Failure::new(format!("invalid publisher name {:?}", args.publisher))
+            .details(["a publisher (service) name holds letters, digits, `.`, `_` and `-`"]));
+    }
     if !is_crate_name(&name) {
         return Err(Failure::new(format!("invalid crate name {name:?}"))
             .details(["a crate name starts with a letter and holds letters, digits, `-` and `_`; pass --name"]));
@@ -97,9 +101,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         ("src/lib.rs".to_owned(), lib),
         (format!("schema/{}", file.name), crate::read(&args.schema)?),
     ];
+    // Nothing is written unless every file may be.
+    for (relative, _) in &files {
+        refuse_foreign(&args.out.join(relative), relative.ends_with(".json"))?;
+    }
     for (relative, contents) in &files {
         let path = args.out.join(relative);
-        let status = write(&path, contents, relative.ends_with(".json"))?;
+        let status = write(&path, contents)?;
         println!("{status:>9} {}", shown(&path));
     }
     Ok(())
@@ -145,7 +153,7 @@ fn crate_data(model: &Model, name: &str, args: &Args) -> Result<CrateData, Failu
         owlpost_version: env!("CARGO_PKG_VERSION"),
         owlpost_dependency,
         schema_file: model.file_name.clone(),
-        root: model.root.clone(),
+        root: serde_json::to_string(&model.root).unwrap_or_default(),
         description: model.schema_description().unwrap_or_default(),
         messages,
         first,
@@ -157,16 +165,22 @@ fn is_crate_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// Writes a file unless it holds exactly `contents`; refuses to replace a file owlpost did
-/// not write (`copy` files carry no marker and are always replaced).
-fn write(path: &Path, contents: &str, copy: bool) -> Result<&'static str, Failure> {
+/// Fails when `path` holds a file owlpost did not write (`copy` files carry no marker and
+/// are always replaced).
+fn refuse_foreign(path: &Path, copy: bool) -> Result<(), Failure> {
     match std::fs::read_to_string(path) {
-        Ok(old) if old == contents => return Ok("unchanged"),
         Ok(old) if !copy && !old.contains(MARKER) => {
-            return Err(Failure::new(format!("refusing to overwrite {}: owlpost did not write it", shown(path)))
-                .details(["choose an empty --out directory, or remove the file"]));
+            Err(Failure::new(format!("refusing to overwrite {}: owlpost did not write it", shown(path)))
+                .details(["choose an empty --out directory, or remove the file"]))
         }
-        _ => {}
+        _ => Ok(()),
+    }
+}
+
+/// Writes a file unless it holds exactly `contents`.
+fn write(path: &Path, contents: &str) -> Result<&'static str, Failure> {
+    if std::fs::read(path).is_ok_and(|old| old == contents.as_bytes()) {
+        return Ok("unchanged");
     }
     let failed = |e: std::io::Error| Failure::new(format!("cannot write {}: {e}", shown(path)));
     if let Some(dir) = path.parent() {

@@ -19,6 +19,7 @@ pub fn render(name: &str, data: &impl Serialize) -> Result<String, Failure> {
     if !name.ends_with(".html") {
         registry.register_escape_fn(handlebars::no_escape);
     }
+    registry.register_helper("cell", Box::new(markdown_cell));
     let (_, text) = TEMPLATES
         .iter()
         .find(|(n, _)| *n == name)
@@ -26,4 +27,21 @@ pub fn render(name: &str, data: &impl Serialize) -> Result<String, Failure> {
     registry
         .render_template(text, data)
         .map_err(|e| Failure::new(format!("cannot render template {name} (a bug in owlpost)")).details([e.to_string()]))
+}
+
+/// `{{cell value}}`: text for a markdown table cell (`|` escaped, one line).
+fn markdown_cell(
+    helper: &handlebars::Helper,
+    _: &Handlebars,
+    _: &handlebars::Context,
+    _: &mut handlebars::RenderContext,
+    out: &mut dyn handlebars::Output,
+) -> handlebars::HelperResult {
+    let value = helper.param(0).map(|p| p.value().clone()).unwrap_or_default();
+    let text = match value {
+        serde_json::Value::String(text) => text,
+        other => other.to_string(),
+    };
+    out.write(&text.replace('|', "\\|").replace(['\n', '\r'], " "))?;
+    Ok(())
 }

@@ -114,6 +114,14 @@ fn user_errors_are_one_line_and_details_without_panics() {
         &["docs", "schemas/check/not-json.json", "--out", "target/never-written"],
         &["provision", "--backend", "aws", "--queue", "q", "--dry-run", "--max-deliveries", "many"],
         &["requeue-dlq", "--backend", "pigeon", "--queue", "q"],
+        &["generate", "--schema", "schemas/example.json", "--out", "target/never-written", "--publisher", "a\"b"],
+        &[
+            "docs",
+            "schemas/example.json",
+            "schemas/compat/new-major/../../example.json",
+            "--out",
+            "target/never-written",
+        ],
         &["frobnicate"],
     ];
     for args in cases {
@@ -186,13 +194,17 @@ fn generated_crate_builds_passes_its_doc_tests_and_regenerates_to_the_same_files
 
 #[test]
 fn generate_does_not_overwrite_files_it_did_not_write() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"mine\"\n").unwrap();
-    let out = dir.path().to_str().unwrap();
-    let output = owlpost(&["generate", "--schema", "schemas/example.json", "--out", out]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("refusing to overwrite"));
-    assert_eq!(std::fs::read_to_string(dir.path().join("Cargo.toml")).unwrap(), "[package]\nname = \"mine\"\n");
+    for foreign in ["Cargo.toml", "README.md"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(foreign), "mine\n").unwrap();
+        let out = dir.path().to_str().unwrap();
+        let output = owlpost(&["generate", "--schema", "schemas/example.json", "--out", out]);
+        assert_eq!(output.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&output.stderr).contains("refusing to overwrite"));
+        assert_eq!(std::fs::read_to_string(dir.path().join(foreign)).unwrap(), "mine\n");
+        let written: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(written, [foreign], "nothing else is written");
+    }
 }
 
 #[test]

@@ -255,14 +255,38 @@ impl<'a> Walk<'a> {
         (current, target)
     }
 
+    /// A value with its `$ref`s replaced by their targets (a few levels deep), to compare
+    /// keywords owlpost does not interpret.
+    fn expand(&self, value: &Value, new_side: bool, depth: usize) -> Value {
+        match value {
+            Value::Object(map) if map.contains_key("$ref") && depth < 8 => {
+                let (doc, root) = if new_side { (self.new, self.new_root) } else { (self.old, self.old_root) };
+                let target = map
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| local_pointer(r, root).ok())
+                    .and_then(|p| resolve_pointer(doc, p));
+                match target {
+                    Some(target) => self.expand(target, new_side, depth + 1),
+                    None => value.clone(),
+                }
+            }
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), self.expand(v, new_side, depth))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.expand(v, new_side, depth)).collect()),
+            other => other.clone(),
+        }
+    }
+
     fn schema(&mut self, old: &'a Value, new: &'a Value, pointer: &str) {
         let (old, old_target) = self.resolve(old, false);
         let (new, new_target) = self.resolve(new, true);
-        if old_target.is_some() || new_target.is_some() {
-            let pair = (old_target.unwrap_or_default(), new_target.unwrap_or_default());
-            if !self.seen.insert(pair) {
-                return;
-            }
+        // Only a pair of references can recur; an inline side always ends.
+        if let (Some(old_target), Some(new_target)) = (old_target, new_target)
+            && !self.seen.insert((old_target, new_target))
+        {
+            return;
         }
         if old == new && !has_ref(old) {
             return;
@@ -309,8 +333,11 @@ impl<'a> Walk<'a> {
         self.items(old.get("items"), new.get("items"), pointer);
         let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
         for key in keys {
-            let (before, after) = (old.get(key), new.get(key));
-            if ANNOTATIONS.contains(&key.as_str()) || HANDLED.contains(&key.as_str()) || before == after {
+            if ANNOTATIONS.contains(&key.as_str()) || HANDLED.contains(&key.as_str()) {
+                continue;
+            }
+            let expand = |value: Option<&Value>, new_side| value.map(|v| self.expand(v, new_side, 0));
+            if expand(old.get(key), false) == expand(new.get(key), true) {
                 continue;
             }
             self.narrow(
@@ -392,7 +419,7 @@ impl<'a> Walk<'a> {
     fn additional_properties(&mut self, old: Option<&'a Value>, new: Option<&'a Value>, pointer: &str) {
         let at = format!("{pointer}/additionalProperties");
         match (old, new) {
-            _ if old == new => {}
+            _ if old == new && !old.is_some_and(has_ref) => {}
             (None | Some(Value::Bool(true)), None | Some(Value::Bool(true))) => {}
             (_, Some(Value::Bool(false))) => {
                 self.narrow(at, "additionalProperties set to false: unknown properties are now refused")

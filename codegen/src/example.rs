@@ -14,6 +14,9 @@ pub fn payload(document: &Value, root: &str, schema: &Value) -> Value {
     Builder { document, root }.value(schema, 0)
 }
 
+/// Counts and lengths taken from the schema are capped: an example stays small.
+const MAX_REPEAT: usize = 64;
+
 struct Builder<'a> {
     document: &'a Value,
     root: &'a str,
@@ -35,10 +38,18 @@ impl<'a> Builder<'a> {
     fn value(&self, schema: &'a Value, depth: usize) -> Value {
         let schema = self.resolve(schema);
         let Some(map) = schema.as_object() else { return Value::Null };
-        if depth > 12 {
+        if depth > 8 {
             return Value::Null;
         }
         let first = |key: &str| map.get(key).and_then(Value::as_array).and_then(|a| a.first()).cloned();
+        let own_properties = || -> Map<String, Value> {
+            map.get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(name, property)| (name.clone(), self.value(property, depth + 1)))
+                .collect()
+        };
         if let Some(given) =
             first("examples").or_else(|| map.get("example").cloned()).or_else(|| map.get("default").cloned())
         {
@@ -48,7 +59,7 @@ impl<'a> Builder<'a> {
             return fixed;
         }
         if let Some(all) = map.get("allOf").and_then(Value::as_array) {
-            let mut merged = Map::new();
+            let mut merged = own_properties();
             for part in all {
                 if let Value::Object(fields) = self.value(part, depth + 1) {
                     merged.extend(fields);
@@ -58,24 +69,25 @@ impl<'a> Builder<'a> {
         }
         for key in ["oneOf", "anyOf"] {
             if let Some(branch) = map.get(key).and_then(Value::as_array).and_then(|a| a.first()) {
-                return self.value(branch, depth + 1);
+                return match self.value(branch, depth + 1) {
+                    Value::Object(mut fields) => {
+                        fields.extend(own_properties());
+                        Value::Object(fields)
+                    }
+                    other => other,
+                };
             }
         }
         match kind(map) {
-            "object" => Value::Object(
-                map.get("properties")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                    .map(|(name, property)| (name.clone(), self.value(property, depth + 1)))
-                    .collect(),
-            ),
+            "object" => Value::Object(own_properties()),
             "array" => {
-                let count = bound(map, "minItems").unwrap_or(1.0).max(1.0) as usize;
+                let count = (bound(map, "minItems").unwrap_or(1.0).max(1.0) as usize).min(MAX_REPEAT);
                 match map.get("items") {
                     Some(Value::Array(tuple)) => tuple.iter().map(|item| self.value(item, depth + 1)).collect(),
+                    // Copies of one item: a schema with `uniqueItems` and `minItems` > 1 gets
+                    // an example its validation refuses (shown as such).
                     Some(item) => vec![self.value(item, depth + 1); count].into(),
-                    None => Value::Array(Vec::new()),
+                    None => vec![Value::Null; count].into(),
                 }
             }
             "string" => Value::String(string(map)),
@@ -130,12 +142,10 @@ fn string(map: &Map<String, Value>) -> String {
     if let Some(text) = map.get("pattern").and_then(Value::as_str).and_then(from_pattern) {
         return text;
     }
-    let min = bound(map, "minLength").unwrap_or(0.0) as usize;
+    let min = (bound(map, "minLength").unwrap_or(0.0) as usize).min(MAX_REPEAT);
     let max = bound(map, "maxLength").map_or(usize::MAX, |m| m as usize);
     let mut text = String::from("example");
-    while text.chars().count() < min {
-        text.push('x');
-    }
+    text.push_str(&"x".repeat(min.saturating_sub(text.len())));
     text.chars().take(max).collect()
 }
 
@@ -147,8 +157,13 @@ fn number(map: &Map<String, Value>, integer: bool) -> f64 {
         _ => bound(map, bound_key).map(|b| (b, false)),
     };
     let step = if integer { 1.0 } else { 0.5 };
-    let low = exclusive("exclusiveMinimum", "minimum").map(|(b, ex)| if ex { b + step } else { b });
-    let high = exclusive("exclusiveMaximum", "maximum").map(|(b, ex)| if ex { b - step } else { b });
+    // With a numeric exclusive bound, `minimum`/`maximum` may still bind harder.
+    let low = exclusive("exclusiveMinimum", "minimum")
+        .map(|(b, ex)| if ex { b + step } else { b })
+        .map(|b| bound(map, "minimum").map_or(b, |m| b.max(m)));
+    let high = exclusive("exclusiveMaximum", "maximum")
+        .map(|(b, ex)| if ex { b - step } else { b })
+        .map(|b| bound(map, "maximum").map_or(b, |m| b.min(m)));
     let mut value = match (low, high) {
         (Some(low), _) => low,
         (None, Some(high)) => high.min(1.0),
@@ -183,7 +198,7 @@ fn emit(hir: &Hir, out: &mut String) {
             out.extend(pick(class.ranges().iter().map(|r| (char::from(r.start()), char::from(r.end())))));
         }
         HirKind::Repetition(repetition) => {
-            for _ in 0..repetition.min {
+            for _ in 0..repetition.min.min(MAX_REPEAT as u32) {
                 emit(&repetition.sub, out);
             }
         }

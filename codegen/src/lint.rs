@@ -123,7 +123,11 @@ pub fn check(path: &Path) -> Vec<Diagnostic> {
 /// ones included.
 fn walk(schema: &Value, pointer: &str, warn: &mut impl FnMut(String, String)) {
     let Some(map) = schema.as_object() else { return };
-    let is_object = map.get("type") == Some(&Value::String("object".into())) || map.contains_key("properties");
+    let is_object = match map.get("type") {
+        Some(Value::String(kind)) => kind == "object",
+        Some(Value::Array(kinds)) => kinds.iter().any(|k| k == "object"),
+        _ => false,
+    } || map.contains_key("properties");
     if is_object && !map.contains_key("additionalProperties") {
         warn(
             pointer.to_owned(),

@@ -23,7 +23,7 @@ pub fn document(model: &Model, schema: &Schema) -> Value {
             let key = key(&format!("{}.v{}", message.message_type, major.major));
             let channel = key.replace('.', "-");
             let mut payload = major.schema.clone();
-            rewrite_refs(&mut payload, &model.root);
+            rewrite_refs(&mut payload, model);
             if let Some(fields) = payload.as_object_mut() {
                 fields.remove("x-version");
                 fields.remove("x-versions");
@@ -60,11 +60,15 @@ pub fn document(model: &Model, schema: &Schema) -> Value {
             );
         }
     }
+    // Definitions keep their JSON Schema draft: each is a multi-format schema object.
     let mut schemas = Map::new();
     for definition in &model.definitions {
         let mut value = definition.schema.clone();
-        rewrite_refs(&mut value, &model.root);
-        schemas.insert(key(definition.pointer.trim_start_matches("/definitions/")), value);
+        rewrite_refs(&mut value, model);
+        schemas.insert(
+            key(definition.pointer.trim_start_matches("/definitions/")),
+            json!({"schemaFormat": format, "schema": value}),
+        );
     }
     let mut info = json!({"title": model.file_name, "version": "1.0.0"});
     if let Some(description) = model.schema_description() {
@@ -89,19 +93,24 @@ fn key(name: &str) -> String {
         .replace(|c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c)), "-")
 }
 
-/// `#/definitions/X/1.0` (or the same with the root URL) → `#/components/schemas/X.1.0`.
-fn rewrite_refs(value: &mut Value, root: &str) {
+/// `#/definitions/X/1.0[/rest]` (or the same with the root URL) →
+/// `#/components/schemas/X.1.0/schema[/rest]`.
+fn rewrite_refs(value: &mut Value, model: &Model) {
     match value {
         Value::Object(map) => {
             if let Some(Value::String(reference)) = map.get_mut("$ref")
-                && let Ok(pointer) = local_pointer(reference, root)
-                && let Some(definition) = pointer.strip_prefix("/definitions/")
+                && let Ok(pointer) = local_pointer(reference, &model.root)
+                && let Some((definition, rest)) = model.definitions.iter().find_map(|d| {
+                    let rest = pointer.strip_prefix(d.pointer.as_str())?;
+                    (rest.is_empty() || rest.starts_with('/')).then_some((d, rest))
+                })
             {
-                *reference = format!("#/components/schemas/{}", key(definition));
+                let name = key(definition.pointer.trim_start_matches("/definitions/"));
+                *reference = format!("#/components/schemas/{name}/schema{rest}");
             }
-            map.values_mut().for_each(|child| rewrite_refs(child, root));
+            map.values_mut().for_each(|child| rewrite_refs(child, model));
         }
-        Value::Array(items) => items.iter_mut().for_each(|child| rewrite_refs(child, root)),
+        Value::Array(items) => items.iter_mut().for_each(|child| rewrite_refs(child, model)),
         _ => {}
     }
 }

@@ -65,6 +65,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         let schema = Schema::from_json(&model.file_name, &model.schema_json)
             .map_err(|e| Failure::new(format!("{}: {e}", shown(path))))?;
         let stem = Path::new(&file.name).file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        if outputs.iter().any(|(name, _): &(String, String)| *name == format!("{stem}.html")) {
+            return Err(Failure::new(format!(
+                "two schema files are named {stem}: their catalogues would overwrite each other"
+            ))
+            .details(["document them into separate --out directories"]));
+        }
         let page = page(&model, &schema, &format!("{stem}.asyncapi.json"));
         let asyncapi = serde_json::to_string_pretty(&asyncapi::document(&model, &schema)).unwrap_or_default() + "\n";
         outputs.push((format!("{stem}.html"), templates::render("docs/catalogue.html", &page)?));

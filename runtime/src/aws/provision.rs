@@ -44,7 +44,8 @@ impl Provisioning {
     pub fn plan(&self) -> Vec<String> {
         let mut plan: Vec<String> =
             self.publishes.iter().chain(&self.consumes).map(|t| format!("SNS topic {}", topic_name(t))).collect();
-        plan.dedup();
+        let mut seen = std::collections::BTreeSet::new();
+        plan.retain(|line| seen.insert(line.clone()));
         plan.push(format!("SQS queue {} (dead-letter queue)", dead_letter_queue_name(&self.queue)));
         plan.push(format!(
             "SQS queue {} (visibility timeout {} s; after {} receives to {})",

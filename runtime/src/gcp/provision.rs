@@ -56,7 +56,8 @@ impl Provisioning {
             .chain(own)
             .map(|t| format!("topic {}", topic_path(project, t)))
             .collect();
-        plan.dedup();
+        let mut seen = std::collections::BTreeSet::new();
+        plan.retain(|line| seen.insert(line.clone()));
         let dead_letters = topic_path(project, &format!("{}-dlq", self.queue));
         plan.push(format!("topic {}", topic_path(project, &self.queue)));
         plan.push(format!("topic {dead_letters}"));
