@@ -93,7 +93,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         return Err(Failure::new(format!("invalid crate name {name:?}"))
             .details(["a crate name starts with a letter and holds letters, digits, `-` and `_`; pass --name"]));
     }
-    let lib = owlpost_codegen::generate_crate_root(&args.schema, &name)?;
+    let lib = owlpost_codegen::generate_crate_root(&file, &model, &name)?;
     let data = crate_data(&model, &name, args)?;
     let files = [
         ("Cargo.toml".to_owned(), templates::render("crate/Cargo.toml", &data)?),
@@ -154,7 +154,7 @@ fn crate_data(model: &Model, name: &str, args: &Args) -> Result<CrateData, Failu
         owlpost_dependency,
         schema_file: model.file_name.clone(),
         root: serde_json::to_string(&model.root).unwrap_or_default(),
-        description: model.schema_description().unwrap_or_default(),
+        description: model.description.clone().unwrap_or_default(),
         messages,
         first,
     })

@@ -21,7 +21,7 @@
 //! are not part of the contract and are not reported. `$ref`s are followed on both sides,
 //! so a change in a definition is reported where a message reaches it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use owlpost::schema::{Document, MajorSchema, escape_pointer, local_pointer, resolve_pointer};
@@ -542,13 +542,4 @@ fn string_set(value: Option<&Value>) -> BTreeSet<String> {
 
 fn number(value: Option<&Value>) -> Option<f64> {
     value.and_then(Value::as_f64)
-}
-
-/// The changes that fail the check, by verdict.
-pub fn summary(changes: &[Change]) -> BTreeMap<Verdict, usize> {
-    let mut counts = BTreeMap::new();
-    for change in changes {
-        *counts.entry(change.verdict).or_default() += 1;
-    }
-    counts
 }

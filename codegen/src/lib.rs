@@ -51,13 +51,11 @@ pub fn generate_file(file: &parse::SchemaFile) -> Result<String> {
     Ok(output::format(&items, &file.name))
 }
 
-/// Generates the `src/lib.rs` of a standalone crate named `crate_name` for one schema
-/// file: the generated code under crate docs with a tested publishing example.
-pub fn generate_crate_root(path: impl AsRef<Path>, crate_name: &str) -> Result<String> {
-    let file = parse::read(path.as_ref())?;
-    let model = model::Model::build(&file)?;
-    let mut items = render::render(&file, &model)?;
-    items.attrs = render::crate_docs(&model, crate_name);
+/// Generates the `src/lib.rs` of a standalone crate named `crate_name` for a schema file
+/// and its model: the generated code under crate docs with a tested publishing example.
+pub fn generate_crate_root(file: &parse::SchemaFile, model: &model::Model, crate_name: &str) -> Result<String> {
+    let mut items = render::render(file, model)?;
+    items.attrs = render::crate_docs(model, crate_name);
     Ok(output::format(&items, &file.name))
 }
 

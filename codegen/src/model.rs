@@ -20,6 +20,8 @@ pub struct Model {
     pub file_name: String,
     /// The root URL.
     pub root: String,
+    /// The document's own `description`.
+    pub description: Option<String>,
     /// The whole document as compact JSON, embedded in generated code.
     pub schema_json: String,
     /// Message types, sorted by name.
@@ -118,17 +120,11 @@ impl Model {
             path: file.path.clone(),
             file_name: file.name.clone(),
             root: document.root.clone(),
+            description: description(&document.value),
             schema_json: document.value.to_string(),
             messages,
             definitions,
         })
-    }
-}
-
-impl Model {
-    /// The document's own `description`.
-    pub fn schema_description(&self) -> Option<String> {
-        serde_json::from_str::<Value>(&self.schema_json).ok().as_ref().and_then(description)
     }
 }
 

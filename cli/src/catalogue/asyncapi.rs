@@ -71,7 +71,7 @@ pub fn document(model: &Model, schema: &Schema) -> Value {
         );
     }
     let mut info = json!({"title": model.file_name, "version": "1.0.0"});
-    if let Some(description) = model.schema_description() {
+    if let Some(description) = model.description.clone() {
         info["description"] = json!(description);
     }
     json!({

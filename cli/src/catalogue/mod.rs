@@ -125,7 +125,7 @@ fn page(model: &Model, schema: &Schema, asyncapi: &str) -> Page {
     Page {
         file: model.file_name.clone(),
         root: model.root.clone(),
-        description: model.schema_description().unwrap_or_default(),
+        description: model.description.clone().unwrap_or_default(),
         asyncapi: asyncapi.to_owned(),
         mermaid: mermaid.join("\n"),
         messages,
