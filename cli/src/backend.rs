@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use owlpost::{BackendError, Requeued};
+use owlpost::{BackendError, Broker, ConsumedTopic, Layout, Provisioning, Requeued};
 
 use crate::failure::Failure;
 
@@ -27,9 +27,11 @@ pub struct Target {
     #[arg(long, value_enum)]
     backend: Backend,
     /// AWS account id (for topic ARNs).
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
     #[arg(long, env = "AWS_ACCOUNT_ID", value_name = "ID", required_if_eq("backend", "aws"))]
     account_id: Option<String>,
     /// Google Cloud project.
+    #[cfg_attr(not(feature = "gcp"), allow(dead_code))]
     #[arg(long, env = "GOOGLE_CLOUD_PROJECT", value_name = "PROJECT", required_if_eq("backend", "gcp"))]
     project: Option<String>,
     /// The service's queue name (`HEDWIG-<QUEUE>` on SQS, `hedwig-<QUEUE>` on Pub/Sub).
@@ -79,53 +81,61 @@ fn disabled(backend: &str) -> Failure {
     Failure::new(format!("this owlpost was built without the `{backend}` feature"))
 }
 
+impl Target {
+    /// The names of the target's resources, without connecting.
+    async fn layout(&self) -> Result<Box<dyn Layout>, Failure> {
+        Ok(match self.backend {
+            #[cfg(feature = "aws")]
+            Backend::Aws => Box::new(self.aws().await.layout().clone()),
+            #[cfg(feature = "gcp")]
+            Backend::Gcp => Box::new(owlpost::gcp::GcpLayout::new(self.project.clone().unwrap_or_default())),
+            #[cfg(not(feature = "aws"))]
+            Backend::Aws => return Err(disabled("aws")),
+            #[cfg(not(feature = "gcp"))]
+            Backend::Gcp => return Err(disabled("gcp")),
+        })
+    }
+
+    /// The target's broker, connected; a failure to connect is a failure of `action`.
+    async fn broker(&self, action: &str) -> Result<Box<dyn Broker>, Failure> {
+        Ok(match self.backend {
+            #[cfg(feature = "aws")]
+            Backend::Aws => Box::new(self.aws().await),
+            #[cfg(feature = "gcp")]
+            Backend::Gcp => Box::new(
+                owlpost::gcp::Gcp::from_env(self.project.clone().unwrap_or_default())
+                    .await
+                    .map_err(|e| backend_failure(action, e))?,
+            ),
+            #[cfg(not(feature = "aws"))]
+            Backend::Aws => return Err(disabled("aws")),
+            #[cfg(not(feature = "gcp"))]
+            Backend::Gcp => return Err(disabled("gcp")),
+        })
+    }
+
+    #[cfg(feature = "aws")]
+    async fn aws(&self) -> owlpost::aws::Aws {
+        owlpost::aws::Aws::from_env(self.account_id.clone().unwrap_or_default()).await
+    }
+}
+
 pub fn provision(args: &ProvisionArgs) -> Result<(), Failure> {
-    let target = &args.target;
-    match target.backend {
-        #[cfg(feature = "aws")]
-        Backend::Aws => {
-            let mut plan = owlpost::aws::Provisioning::new(&target.queue);
-            plan.publishes.clone_from(&args.publishes);
-            plan.consumes.clone_from(&args.consumes);
-            plan.max_receive_count = args.max_deliveries;
-            print_plan(&plan.plan(), args.dry_run);
-            if !args.dry_run {
-                let account = target.account_id.clone().unwrap_or_default();
-                runtime()?
-                    .block_on(async { owlpost::aws::Aws::from_env(account).await.provision(&plan).await })
-                    .map_err(|e| backend_failure("provisioning", e))?;
-            }
+    let mut plan = Provisioning::new(&args.target.queue);
+    plan.publishes.clone_from(&args.publishes);
+    plan.consumes = args.consumes.iter().map(|topic| ConsumedTopic::parse(topic)).collect();
+    plan.max_deliveries = args.max_deliveries;
+    runtime()?.block_on(async {
+        let layout = args.target.layout().await?;
+        print_plan(&layout.plan(&plan), args.dry_run);
+        if args.dry_run {
+            return Ok(());
         }
-        #[cfg(feature = "gcp")]
-        Backend::Gcp => {
-            let project = target.project.clone().unwrap_or_default();
-            let mut plan = owlpost::gcp::Provisioning::new(&target.queue);
-            plan.publishes.clone_from(&args.publishes);
-            plan.consumes = args
-                .consumes
-                .iter()
-                .map(|topic| match topic.split_once('/') {
-                    Some((project, topic)) => owlpost::gcp::ConsumedTopic::in_project(project, topic),
-                    None => owlpost::gcp::ConsumedTopic::new(topic.as_str()),
-                })
-                .collect();
-            plan.max_delivery_attempts = args.max_deliveries;
-            print_plan(&plan.plan(&project), args.dry_run);
-            if !args.dry_run {
-                runtime()?
-                    .block_on(async { owlpost::gcp::Gcp::from_env(project).await?.provision(&plan).await })
-                    .map_err(|e| backend_failure("provisioning", e))?;
-            }
-        }
-        #[cfg(not(feature = "aws"))]
-        Backend::Aws => return Err(disabled("aws")),
-        #[cfg(not(feature = "gcp"))]
-        Backend::Gcp => return Err(disabled("gcp")),
-    }
-    if !args.dry_run {
+        let broker = args.target.broker("provisioning").await?;
+        broker.provision(&plan).await.map_err(|e| backend_failure("provisioning", e))?;
         println!("provisioned (existing resources were left as they were)");
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn print_plan(plan: &[String], dry_run: bool) {
@@ -136,40 +146,20 @@ fn print_plan(plan: &[String], dry_run: bool) {
 }
 
 pub fn requeue(args: &RequeueArgs) -> Result<(), Failure> {
-    let target = &args.target;
+    let queue = &args.target.queue;
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} re-queued {pos} dead letters ({elapsed})")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
-    let progress = |report: &Requeued| bar.set_position(report.moved as u64);
-    let (report, from, to): (Result<Requeued, BackendError>, String, String) = match target.backend {
-        #[cfg(feature = "aws")]
-        Backend::Aws => {
-            let account = target.account_id.clone().unwrap_or_default();
-            let report = runtime()?.block_on(async {
-                let queue = owlpost::aws::Aws::from_env(account).await.queue(&target.queue).await?;
-                queue.requeue_dead_letters_with_progress(progress).await
-            });
-            (report, owlpost::aws::dead_letter_queue_name(&target.queue), owlpost::aws::queue_name(&target.queue))
-        }
-        #[cfg(feature = "gcp")]
-        Backend::Gcp => {
-            let project = target.project.clone().unwrap_or_default();
-            let report = runtime()?.block_on(async {
-                owlpost::gcp::Gcp::from_env(project)
-                    .await?
-                    .requeue_dead_letters_with_progress(&target.queue, progress)
-                    .await
-            });
-            (report, owlpost::gcp::dead_letter_name(&target.queue), owlpost::gcp::queue_name(&target.queue))
-        }
-        #[cfg(not(feature = "aws"))]
-        Backend::Aws => return Err(disabled("aws")),
-        #[cfg(not(feature = "gcp"))]
-        Backend::Gcp => return Err(disabled("gcp")),
-    };
+    let mut progress = |report: &Requeued| bar.set_position(report.moved as u64);
+    let (report, from, to) = runtime()?.block_on(async {
+        let broker = args.target.broker("re-queueing").await?;
+        let layout = broker.layout();
+        let report = broker.requeue_dead_letters(queue, &mut progress).await;
+        Ok::<_, Failure>((report, layout.dead_letter_queue(queue), layout.requeue_target(queue)))
+    })?;
     bar.finish_and_clear();
     let report = report.map_err(|e| backend_failure("re-queueing", e))?;
     println!("re-queued {} message(s) from {from} to {to}", report.moved);

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use heck::ToKebabCase;
-use owlpost::publish::default_topic;
+use owlpost::default_topic;
 use owlpost_codegen::model::Model;
 use serde::Serialize;
 

@@ -4,9 +4,6 @@
 //! (1 for failures and findings, 2 for usage errors); `owlpost <command> --help` shows an
 //! example.
 
-// Without a broker feature, its code paths end early.
-#![cfg_attr(not(all(feature = "aws", feature = "gcp")), allow(unused, unreachable_code))]
-
 mod backend;
 mod catalogue;
 mod check;

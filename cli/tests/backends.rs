@@ -48,8 +48,8 @@ async fn aws_provision_is_idempotent_and_dead_letters_are_requeued_with_a_count(
     }
     // The provisioned topic delivers to the provisioned queue.
     let aws = owlpost::aws::Aws::from_env(account.clone()).await;
-    let sqs_queue = aws.queue(&queue).await.expect("the queue exists");
-    let publisher = Publisher::new("cli-test", aws.publisher());
+    let sqs_queue = aws.source(&queue).await.expect("the queue exists");
+    let publisher = Publisher::new("cli-test", aws.sink());
     let message = owlpost::DynamicMessage {
         message_type: "user-created".into(),
         version: owlpost::Version::new(1, 0),
@@ -63,7 +63,7 @@ async fn aws_provision_is_idempotent_and_dead_letters_are_requeued_with_a_count(
     assert_eq!(received.messages.unwrap_or_default().len(), 1, "the subscription delivers");
 
     // Three dead letters go back to the queue; a second run finds none.
-    let dlq = sqs.get_queue_url().queue_name(owlpost::aws::dead_letter_queue_name(&queue)).send().await.unwrap();
+    let dlq = sqs.get_queue_url().queue_name(aws.layout().dead_letter_queue_name(&queue)).send().await.unwrap();
     for n in 0..3 {
         sqs.send_message()
             .queue_url(dlq.queue_url().unwrap())
@@ -104,12 +104,10 @@ async fn gcp_provision_is_idempotent_and_dead_letters_are_requeued_with_a_count(
     // Dead letters published to the provisioned dead-letter topic reach its subscription,
     // and go back to the queue; a second run finds none.
     let gcp = owlpost::gcp::Gcp::from_env(project.clone()).await.unwrap();
-    let publisher = gcp.publisher();
+    let sink = gcp.sink();
     for n in 0..3 {
         let wire = WireMessage { body: format!("{{\"n\":{n}}}").into_bytes(), attributes: Default::default() };
-        owlpost::PublishBackend::publish(&publisher, &format!("{queue}-dlq"), &wire)
-            .await
-            .expect("the dead-letter topic exists");
+        owlpost::Sink::publish(&sink, &format!("{queue}-dlq"), &wire).await.expect("the dead-letter topic exists");
     }
     let requeue = ["requeue-dlq", "--backend", "gcp", "--project", &project, "--queue", &queue];
     let (ok, stdout, stderr) = run(&requeue);

@@ -65,7 +65,7 @@ fn pipeline(c: &mut Criterion) {
         black_box(message.data);
         Ok(())
     });
-    let consumer = Consumer::new(broker.queue("bench"), router);
+    let consumer = Consumer::new(broker.source("bench"), router);
     c.bench_function("memory/round_trip", |b| {
         b.iter(|| {
             runtime.block_on(async {

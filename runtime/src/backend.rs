@@ -1,21 +1,21 @@
-//! What a broker backend implements: publishing wire messages to topics, and a source of
-//! deliveries to acknowledge. Generated code never sees a backend; it talks to
-//! [`Publisher`](crate::Publisher) and [`Consumer`](crate::Consumer), which hold these as
-//! trait objects, so a new broker is a new implementation of these two traits.
+//! What a broker backend implements, whatever the protocol: a [`Sink`] that publishes wire
+//! messages to topics, and a [`Source`] of deliveries to acknowledge. Generated code never
+//! sees a backend; it talks to [`Publisher`](crate::Publisher) and
+//! [`Consumer`](crate::Consumer), which hold these as trait objects, so a new broker is a
+//! new implementation of these two traits (plus a [`Broker`](crate::Broker) for tools).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::wire::WireMessage;
-
 /// A boxed, sendable future: what the object-safe backend traits return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The broker side of publishing.
-pub trait PublishBackend: Send + Sync + 'static {
-    /// Sends one encoded message to `topic` (the Hedwig topic name, without the
-    /// `hedwig-` prefix that brokers add). Returns the broker's message id.
+/// The broker side of publishing: where a [`Publisher`](crate::Publisher) sends.
+pub trait Sink: Send + Sync + 'static {
+    /// Sends one encoded message to `topic` (the protocol's topic name, without the prefix
+    /// that the backend's naming adds, e.g. `hedwig-`). Returns the broker's message id.
     fn publish<'a>(&'a self, topic: &'a str, message: &'a WireMessage) -> BoxFuture<'a, Result<String, BackendError>>;
 
     /// Sends several messages to `topic`, one result per message in order. The default
@@ -54,6 +54,15 @@ pub trait Source: Send + Sync + 'static {
         let _ = delivery;
         Box::pin(async { Err(BackendError::Rejected { reason: "this source has no dead-letter queue".into() }) })
     }
+}
+
+/// A message as brokers carry it: body bytes plus string attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WireMessage {
+    /// The body.
+    pub body: Vec<u8>,
+    /// Attributes (SNS/SQS message attributes, Pub/Sub attributes), sorted by key.
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// One received message, not yet acknowledged.

@@ -6,7 +6,8 @@
 //! `owlpost-codegen` turns a Hedwig schema file into payload types, `publish_<type>()`
 //! functions and handler traits; this crate does the rest: the envelope, validation
 //! against the schema (on publish and on consume), encoding, broker I/O and the consumer
-//! loop. The in-memory broker ([`memory::MemoryBroker`]) is always available.
+//! loop. The in-memory broker ([`memory::MemoryBroker`]) is always available; SNS/SQS
+//! ([`aws`]) and Pub/Sub ([`gcp`]) are behind features of those names.
 //!
 //! A service generates its messages in `build.rs` with `owlpost_codegen::Config` and
 //! includes them with [`include_messages!`] (`mod messages { owlpost::include_messages!(); }`);
@@ -15,30 +16,32 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
-pub mod backend;
-pub mod backoff;
-pub mod consume;
+mod backend;
+mod backoff;
+mod consume;
 #[cfg(feature = "gcp")]
 pub mod gcp;
+mod hedwig;
+mod layout;
 pub mod memory;
-pub mod message;
 #[cfg(feature = "otel")]
 pub mod otel;
-pub mod publish;
 pub mod schema;
 pub mod testing;
-pub mod wire;
 
-pub use backend::{BackendError, Delivery, ProviderMetadata, PublishBackend, Requeued, Source};
+pub use backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Requeued, Sink, Source, WireMessage};
 pub use backoff::Backoff;
 pub use consume::{
-    ConsumeError, Consumer, ConsumerSettings, HandlerError, HandlerResult, Health, Hook, InvalidMessages, Outcome,
-    Processed, Router, Settlement, shutdown_signal,
+    ConsumeError, Consumer, ConsumerSettings, Dispatch, HandlerError, HandlerResult, Health, Hook, InvalidMessages,
+    Outcome, Processed, Routed, Settlement, dispatch, shutdown_signal,
 };
-pub use message::{IntoOutgoing, Message, Metadata, Outgoing, Received};
-pub use publish::{DynamicMessage, PublishError, Published, Publisher};
+pub use hedwig::message::{IntoOutgoing, Message, Metadata, Outgoing, Received};
+pub use hedwig::naming::{HedwigNaming, default_topic};
+pub use hedwig::publish::{DynamicMessage, PublishError, Published, Publisher};
+pub use hedwig::router::Router;
+pub use hedwig::wire;
+pub use layout::{Broker, ConsumedTopic, Layout, Naming, Provisioning};
 pub use schema::{Schema, SchemaError, ValidationError, Version};
-pub use wire::{Encoding, WireMessage};
 
 /// Includes the code `owlpost-codegen` generated into `OUT_DIR`.
 ///

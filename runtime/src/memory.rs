@@ -15,8 +15,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, PublishBackend, Source};
-use crate::wire::WireMessage;
+use crate::backend::WireMessage;
+use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Requeued, Sink, Source};
+use crate::layout::{Broker, Layout, Provisioning};
 
 /// The longest delay or lease the broker keeps (SQS's maximum, 12 hours); longer ones are
 /// capped rather than overflowing the clock.
@@ -141,9 +142,14 @@ impl MemoryBroker {
         state.topics.entry(topic.to_owned()).or_default().insert(queue.to_owned());
     }
 
-    /// A consumer's handle on `queue`.
-    pub fn queue(&self, queue: &str) -> MemoryQueue {
-        MemoryQueue { broker: self.clone(), name: queue.to_owned() }
+    /// The sink publishing to this broker's topics (another handle on the broker).
+    pub fn sink(&self) -> MemoryBroker {
+        self.clone()
+    }
+
+    /// The consumer's source reading `queue`.
+    pub fn source(&self, queue: &str) -> MemorySource {
+        MemorySource { broker: self.clone(), name: queue.to_owned() }
     }
 
     /// Puts a raw wire message on `topic` as a broker would deliver it, without any
@@ -227,12 +233,17 @@ impl MemoryBroker {
         Ok(Taken { deliveries, next_change, wait })
     }
 
+    /// `name`'s dead-letter queue: its configured one, else `<name>-dlq`.
+    fn dead_letter_queue_of(state: &State, name: &str) -> Result<String, BackendError> {
+        let queue = state.queues.get(name).ok_or_else(|| BackendError::QueueNotFound { queue: name.to_owned() })?;
+        Ok(queue.config.dead_letter.as_ref().map_or_else(|| dead_letter_queue(name), |(dlq, _)| dlq.clone()))
+    }
+
     /// Puts a copy of `message` on `name`'s dead-letter queue: its configured one, else
     /// `<name>-dlq` (created on first use).
     fn copy_to_dead_letters(&self, name: &str, message: &WireMessage) -> Result<(), BackendError> {
         let mut state = self.state();
-        let queue = state.queues.get(name).ok_or_else(|| BackendError::QueueNotFound { queue: name.to_owned() })?;
-        let dlq = queue.config.dead_letter.as_ref().map_or_else(|| format!("{name}-dlq"), |(dlq, _)| dlq.clone());
+        let dlq = Self::dead_letter_queue_of(&state, name)?;
         let stored = Stored { message: message.clone(), receive_count: 0, visible_at: Instant::now() };
         state.queues.entry(dlq).or_default().ready.push_back(stored);
         drop(state);
@@ -280,27 +291,117 @@ impl Queue {
     }
 }
 
-impl PublishBackend for MemoryBroker {
+/// `<queue>-dlq`, the default dead-letter queue.
+fn dead_letter_queue(queue: &str) -> String {
+    format!("{queue}-dlq")
+}
+
+impl MemoryBroker {
+    fn create_resources(&self, plan: &Provisioning) -> Result<(), BackendError> {
+        for topic in plan.owned_topics() {
+            self.create_topic(topic);
+        }
+        let config = QueueConfig {
+            visibility_timeout: plan.lease.unwrap_or(QueueConfig::default().visibility_timeout),
+            dead_letter: Some((dead_letter_queue(&plan.queue), plan.max_deliveries)),
+            ..QueueConfig::default()
+        };
+        self.create_queue(&plan.queue, config)?;
+        for consumed in &plan.consumes {
+            self.subscribe(&consumed.topic, &plan.queue);
+        }
+        Ok(())
+    }
+
+    /// Moves every message of `queue`'s dead-letter queue back to `queue`, as it was.
+    fn move_dead_letters(
+        &self,
+        queue: &str,
+        progress: &mut (dyn FnMut(&Requeued) + Send),
+    ) -> Result<Requeued, BackendError> {
+        let mut state = self.state();
+        let dlq = Self::dead_letter_queue_of(&state, queue)?;
+        let now = Instant::now();
+        let moved: Vec<Stored> = state.queues.get_mut(&dlq).map(|q| q.ready.drain(..).collect()).unwrap_or_default();
+        let report = Requeued { moved: moved.len(), failed: Vec::new() };
+        // The queue exists: `dead_letter_queue_of` found it.
+        let target = state.queues.entry(queue.to_owned()).or_default();
+        target.ready.extend(moved.into_iter().map(|stored| Stored { receive_count: 0, visible_at: now, ..stored }));
+        drop(state);
+        self.shared.changed.notify_waiters();
+        progress(&report);
+        Ok(report)
+    }
+}
+
+/// The in-memory broker's names are the protocol's topic and queue names as they are, with
+/// dead-letter queues `<queue>-dlq`.
+impl Layout for MemoryBroker {
+    fn plan(&self, provisioning: &Provisioning) -> Vec<String> {
+        let queue = &provisioning.queue;
+        let dead_letters = dead_letter_queue(queue);
+        let visibility = provisioning.lease.unwrap_or(QueueConfig::default().visibility_timeout);
+        let mut plan: Vec<String> = provisioning.owned_topics().into_iter().map(|t| format!("topic {t}")).collect();
+        plan.push(format!("queue {dead_letters} (dead-letter queue)"));
+        plan.push(format!(
+            "queue {queue} (visibility timeout {} s; after {} receives to {dead_letters})",
+            visibility.as_secs(),
+            provisioning.max_deliveries
+        ));
+        plan.extend(provisioning.consumes.iter().map(|c| format!("subscription {} → {queue}", c.topic)));
+        plan
+    }
+
+    fn dead_letter_queue(&self, queue: &str) -> String {
+        Self::dead_letter_queue_of(&self.state(), queue).unwrap_or_else(|_| dead_letter_queue(queue))
+    }
+
+    fn requeue_target(&self, queue: &str) -> String {
+        queue.to_owned()
+    }
+}
+
+/// Provisions with [`MemoryBroker::create_topic`], [`MemoryBroker::create_queue`] (a
+/// dead-letter queue after `max_deliveries`) and [`MemoryBroker::subscribe`].
+impl Broker for MemoryBroker {
+    fn layout(&self) -> &dyn Layout {
+        self
+    }
+
+    fn provision<'a>(&'a self, provisioning: &'a Provisioning) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move { self.create_resources(provisioning) })
+    }
+
+    fn requeue_dead_letters<'a>(
+        &'a self,
+        queue: &'a str,
+        progress: &'a mut (dyn FnMut(&Requeued) + Send),
+    ) -> BoxFuture<'a, Result<Requeued, BackendError>> {
+        Box::pin(async move { self.move_dead_letters(queue, progress) })
+    }
+}
+
+impl Sink for MemoryBroker {
     fn publish<'a>(&'a self, topic: &'a str, message: &'a WireMessage) -> BoxFuture<'a, Result<String, BackendError>> {
         Box::pin(async move { self.inject(topic, message.clone()) })
     }
 }
 
-/// A consumer's handle on one in-memory queue.
+/// The consumer's source reading one in-memory queue.
 #[derive(Clone, Debug)]
-pub struct MemoryQueue {
+pub struct MemorySource {
     broker: MemoryBroker,
     name: String,
 }
 
-impl MemoryQueue {
+impl MemorySource {
     /// The queue's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 }
 
-impl Source for MemoryQueue {
+impl Source for MemorySource {
     fn receive(&self, max: usize) -> BoxFuture<'_, Result<Vec<Delivery>, BackendError>> {
         Box::pin(async move {
             let mut give_up: Option<Instant> = None;

@@ -13,12 +13,11 @@
 use std::fmt::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::backend::{BackendError, BoxFuture, ProviderMetadata, PublishBackend};
-use crate::consume::{Processed, Router};
-use crate::message::{IntoOutgoing, Message, Received};
-use crate::publish::{PublishError, Publisher};
+use crate::backend::{BackendError, BoxFuture, ProviderMetadata, Sink, WireMessage};
+use crate::consume::{Dispatch, Processed};
 use crate::schema::SchemaUrl;
-use crate::wire::{self, WireMessage};
+use crate::wire;
+use crate::{IntoOutgoing, Message, PublishError, Publisher, Received};
 
 /// A publish backend that keeps every message instead of sending it. Clones share the record.
 #[derive(Debug, Clone, Default)]
@@ -100,7 +99,7 @@ fn decode<M: Message>(wire: &WireMessage) -> Option<Received<M>> {
     Some(Received { data, version: url.version, metadata, provider: ProviderMetadata::None })
 }
 
-impl PublishBackend for Recording {
+impl Sink for Recording {
     fn publish<'a>(&'a self, topic: &'a str, message: &'a WireMessage) -> BoxFuture<'a, Result<String, BackendError>> {
         Box::pin(async move {
             let mut published = self.published.lock().unwrap_or_else(PoisonError::into_inner);
@@ -113,9 +112,9 @@ impl PublishBackend for Recording {
 /// Runs `router`'s handler on `message` as a consumer would, without a broker: the message
 /// is validated and encoded as a publish would (so an invalid one is a [`PublishError`]),
 /// then decoded, validated and dispatched. The handler sees [`ProviderMetadata::None`].
-pub async fn handle<O: IntoOutgoing>(router: &Router, message: O) -> Result<Processed, PublishError> {
+pub async fn handle<O: IntoOutgoing>(router: &impl Dispatch, message: O) -> Result<Processed, PublishError> {
     let recording = Recording::new();
     recording.publisher("owlpost-test").publish(message).await?;
     let (_, wire) = recording.messages().pop().expect("a successful publish recorded one message");
-    Ok(router.dispatch(&wire, ProviderMetadata::None).await)
+    Ok(crate::dispatch(router, &wire, ProviderMetadata::None).await)
 }

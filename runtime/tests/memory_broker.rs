@@ -41,7 +41,7 @@ fn stats(ready: usize, delayed: usize, in_flight: usize) -> Option<QueueStats> {
 /// Receives one delivery from `queue` and says how long it waited for it.
 async fn receive_one(broker: &MemoryBroker, queue: &str) -> (Delivery, Duration) {
     let started = Instant::now();
-    let mut got = broker.queue(queue).receive(10).await.unwrap();
+    let mut got = broker.source(queue).receive(10).await.unwrap();
     assert_eq!(got.len(), 1, "{got:?}");
     (got.remove(0), started.elapsed())
 }
@@ -65,8 +65,8 @@ async fn an_unsettled_message_is_redelivered_exactly_at_its_visibility_timeout()
     assert_eq!(again.message, first.message);
     assert_eq!(again.provider, ProviderMetadata::Memory { queue: "q".into(), receive_count: 2 });
     assert_ne!(again.ack_id, first.ack_id);
-    assert!(is_invalid_ack_id(broker.queue("q").ack(&first.ack_id).await, &first.ack_id), "the first receipt expired");
-    broker.queue("q").ack(&again.ack_id).await.unwrap();
+    assert!(is_invalid_ack_id(broker.source("q").ack(&first.ack_id).await, &first.ack_id), "the first receipt expired");
+    broker.source("q").ack(&again.ack_id).await.unwrap();
     assert_eq!(broker.stats("q"), stats(0, 0, 0));
 }
 
@@ -74,7 +74,7 @@ async fn an_unsettled_message_is_redelivered_exactly_at_its_visibility_timeout()
 async fn extend_sets_a_new_deadline_from_now() {
     let broker = broker(visibility(ms(50)));
     broker.inject("t", message("1")).unwrap();
-    let queue = broker.queue("q");
+    let queue = broker.source("q");
     let (delivery, _) = receive_one(&broker, "q").await;
     advance(ms(40)).await;
     queue.extend(&delivery.ack_id, ms(100)).await.unwrap();
@@ -92,7 +92,7 @@ async fn extend_sets_a_new_deadline_from_now() {
 #[tokio::test]
 async fn settling_an_unknown_or_settled_receipt_fails() {
     let broker = broker(config());
-    let queue = broker.queue("q");
+    let queue = broker.source("q");
     assert!(is_invalid_ack_id(queue.ack("q/999").await, "q/999"));
     assert!(is_invalid_ack_id(queue.nack("q/999", Duration::ZERO).await, "q/999"));
     assert!(is_invalid_ack_id(queue.extend("q/999", ms(10)).await, "q/999"));
@@ -100,13 +100,13 @@ async fn settling_an_unknown_or_settled_receipt_fails() {
     broker.inject("t", message("1")).unwrap();
     let (delivery, _) = receive_one(&broker, "q").await;
     broker.create_queue("other", config()).unwrap();
-    assert!(is_invalid_ack_id(broker.queue("other").ack(&delivery.ack_id).await, &delivery.ack_id), "wrong queue");
+    assert!(is_invalid_ack_id(broker.source("other").ack(&delivery.ack_id).await, &delivery.ack_id), "wrong queue");
     queue.ack(&delivery.ack_id).await.unwrap();
     assert!(is_invalid_ack_id(queue.ack(&delivery.ack_id).await, &delivery.ack_id), "acked twice");
     assert!(is_invalid_ack_id(queue.nack(&delivery.ack_id, Duration::ZERO).await, &delivery.ack_id));
     assert_eq!(broker.stats("q"), stats(0, 0, 0));
 
-    let missing = broker.queue("missing");
+    let missing = broker.source("missing");
     assert!(matches!(missing.ack("x").await, Err(BackendError::QueueNotFound { queue }) if queue == "missing"));
     assert!(matches!(missing.receive(1).await, Err(BackendError::QueueNotFound { .. })));
     assert_eq!(broker.stats("missing"), None);
@@ -118,12 +118,12 @@ async fn a_message_is_dead_lettered_after_max_receives_and_starts_over_there() {
     broker.inject("t", message("poison")).unwrap();
     broker.inject("t", message("fine")).unwrap();
     for attempt in 1..=3 {
-        let got = broker.queue("q").receive(10).await.unwrap();
+        let got = broker.source("q").receive(10).await.unwrap();
         let poison = got.iter().find(|d| d.message.body == b"poison").unwrap();
         assert_eq!(poison.provider.delivery_attempt(), Some(attempt));
         for delivery in &got {
             if delivery.message.body == b"fine" {
-                broker.queue("q").ack(&delivery.ack_id).await.unwrap();
+                broker.source("q").ack(&delivery.ack_id).await.unwrap();
             }
         }
         advance(ms(50)).await; // let the visibility timeout run out
@@ -139,7 +139,7 @@ async fn a_message_is_dead_lettered_after_max_receives_and_starts_over_there() {
     tokio::task::yield_now().await; // the receiver is waiting now
     let q = tokio::spawn({
         let broker = broker.clone();
-        async move { broker.queue("q").receive(10).await }
+        async move { broker.source("q").receive(10).await }
     });
     let (dead, waited) = dead.await.unwrap();
     assert_eq!(waited, Duration::ZERO, "woken by the move, not at the end of its wait");
@@ -153,7 +153,7 @@ async fn a_message_is_dead_lettered_after_max_receives_and_starts_over_there() {
 async fn receive_waits_exactly_receive_wait_when_nothing_comes() {
     let broker = broker(QueueConfig { receive_wait: ms(200), ..config() });
     let started = Instant::now();
-    assert!(broker.queue("q").receive(10).await.unwrap().is_empty());
+    assert!(broker.source("q").receive(10).await.unwrap().is_empty());
     assert_eq!(started.elapsed(), ms(200));
 }
 
@@ -174,7 +174,7 @@ async fn receive_wakes_when_a_negative_acknowledgement_delay_ends() {
     let broker = broker(config());
     broker.inject("t", message("1")).unwrap();
     let (delivery, _) = receive_one(&broker, "q").await;
-    broker.queue("q").nack(&delivery.ack_id, ms(70)).await.unwrap();
+    broker.source("q").nack(&delivery.ack_id, ms(70)).await.unwrap();
     assert_eq!(broker.stats("q"), stats(0, 1, 0));
     let (again, waited) = receive_one(&broker, "q").await;
     assert_eq!((waited, again.provider.delivery_attempt()), (ms(70), Some(2)));
@@ -187,7 +187,7 @@ async fn stats_count_ready_delayed_and_in_flight() {
         broker.inject("t", message(&i.to_string())).unwrap();
     }
     assert_eq!(broker.stats("q"), stats(5, 0, 0));
-    let queue = broker.queue("q");
+    let queue = broker.source("q");
     let got = queue.receive(3).await.unwrap();
     assert_eq!(broker.stats("q"), stats(2, 0, 3));
     queue.ack(&got[0].ack_id).await.unwrap();
@@ -207,12 +207,12 @@ async fn fanned_out_copies_are_settled_independently() {
     assert_ne!(ids[0], ids[1]);
     assert_eq!(broker.stats("q2"), stats(2, 0, 0));
 
-    let in_q = broker.queue("q").receive(10).await.unwrap();
+    let in_q = broker.source("q").receive(10).await.unwrap();
     for delivery in &in_q {
-        broker.queue("q").ack(&delivery.ack_id).await.unwrap();
+        broker.source("q").ack(&delivery.ack_id).await.unwrap();
     }
-    let in_q2 = broker.queue("q2").receive(1).await.unwrap();
-    broker.queue("q2").nack(&in_q2[0].ack_id, Duration::ZERO).await.unwrap();
+    let in_q2 = broker.source("q2").receive(1).await.unwrap();
+    broker.source("q2").nack(&in_q2[0].ack_id, Duration::ZERO).await.unwrap();
     assert_eq!(broker.stats("q"), stats(0, 0, 0));
     assert_eq!(broker.stats("q2"), stats(2, 0, 0));
     assert!(
@@ -224,7 +224,7 @@ async fn fanned_out_copies_are_settled_independently() {
 async fn huge_delays_are_capped_instead_of_overflowing_the_clock() {
     let broker = broker(QueueConfig { visibility_timeout: Duration::MAX, ..config() });
     broker.inject("t", message("m")).unwrap();
-    let queue = broker.queue("q");
+    let queue = broker.source("q");
     let (got, _) = receive_one(&broker, "q").await;
     queue.extend(&got.ack_id, Duration::MAX).await.unwrap();
     queue.nack(&got.ack_id, Duration::MAX).await.unwrap();

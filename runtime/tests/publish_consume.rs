@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use owlpost::consume::{
+use owlpost::memory::{MemoryBroker, QueueConfig, QueueStats};
+use owlpost::wire::{self, EncodeError, Encoding, attr};
+use owlpost::{BackendError, Message, Outgoing, ProviderMetadata, Received, Schema, Source, Version};
+use owlpost::{
     ConsumeError, Consumer, ConsumerSettings, HandlerError, HandlerResult, InvalidMessages, Outcome, Processed, Router,
     Settlement,
 };
-use owlpost::memory::{MemoryBroker, QueueConfig, QueueStats};
-use owlpost::publish::{DynamicMessage, PublishError, Publisher, now_millis};
-use owlpost::wire::{self, EncodeError, Encoding, WireMessage, attr};
-use owlpost::{BackendError, Message, Outgoing, ProviderMetadata, Received, Schema, Source, Version};
+use owlpost::{DynamicMessage, PublishError, Publisher, WireMessage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -111,7 +111,7 @@ fn consumer(broker: &MemoryBroker, behaviour: fn(&Received<UserCreated>) -> Hand
             behaviour(&received)
         }
     });
-    (Consumer::new(broker.queue(QUEUE), router), log)
+    (Consumer::new(broker.source(QUEUE), router), log)
 }
 
 fn succeed(_: &Received<UserCreated>) -> HandlerResult {
@@ -160,7 +160,7 @@ async fn a_published_message_reaches_its_handler_typed() {
     let processed = poll_one(&consumer).await;
     assert!(matches!(processed.outcome, Outcome::Acked), "{processed:?}");
     assert_eq!(processed.id.as_deref(), Some(published.id.as_str()));
-    assert_eq!(processed.message_type.as_deref(), Some("user-created"));
+    assert_eq!(processed.route.as_deref(), Some("user-created"));
     assert!(processed.settle_error.is_none());
 
     let received = log.lock().unwrap().remove(0);
@@ -290,7 +290,7 @@ async fn undeliverable_messages_are_dead_lettered_at_once_never_acknowledged() {
         assert_eq!(processed.settlement, Some(Settlement::DeadLettered), "{name}");
         assert!(log.lock().unwrap().is_empty(), "{name}: no handler ran");
         assert_eq!(broker.stats(QUEUE), stats(0, 0, 0), "{name}: not retried");
-        let dead = broker.queue(&format!("{QUEUE}-dlq")).receive(1).await.unwrap();
+        let dead = broker.source(&format!("{QUEUE}-dlq")).receive(1).await.unwrap();
         assert_eq!((&dead[0].message, dead[0].provider.delivery_attempt()), (&message, Some(1)), "{name}: unchanged");
     }
 }
@@ -380,7 +380,8 @@ async fn a_panicking_handler_does_not_stop_the_consumer() {
     }
     let (consumer, log) =
         consumer(&broker, |r| if r.data.user_id == "U_panic" { panic!("handler bug") } else { Ok(()) });
-    let consumer = consumer.with_batch_size(1);
+    let settings = ConsumerSettings { batch_size: 1, ..*consumer.settings() };
+    let consumer = consumer.with_settings(settings);
     match poll_one(&consumer).await.outcome {
         Outcome::Panicked { message } => assert_eq!(message, "handler bug"),
         other => panic!("expected Panicked, got {other:?}"),
@@ -403,7 +404,7 @@ async fn a_handler_that_panics_before_returning_its_future_is_caught_too() {
     Publisher::new("svc", broker.clone()).publish(user("U_1")).await.unwrap();
     let mut router = Router::new();
     router.route(|_: Received<UserCreated>| -> std::future::Ready<HandlerResult> { panic!("eager {}", 1) });
-    let consumer = Consumer::new(broker.queue(QUEUE), router);
+    let consumer = Consumer::new(broker.source(QUEUE), router);
     match poll_one(&consumer).await.outcome {
         Outcome::Panicked { message } => assert_eq!(message, "eager 1"),
         other => panic!("expected Panicked, got {other:?}"),
@@ -418,7 +419,7 @@ async fn container_encoding_round_trips() {
     let publisher = Publisher::new("svc", broker.clone()).with_encoding(Encoding::Container);
     let published = publisher.publish(Outgoing::new(user("U_1")).header("request_id", "r-1")).await.unwrap();
 
-    let raw = broker.queue("tap").receive(1).await.unwrap().remove(0).message;
+    let raw = broker.source("tap").receive(1).await.unwrap().remove(0).message;
     assert_eq!(raw.attributes, BTreeMap::from([("request_id".to_owned(), "r-1".to_owned())]), "no hedwig_* attributes");
     let body: Value = serde_json::from_slice(&raw.body).unwrap();
     assert_eq!(
@@ -484,29 +485,21 @@ async fn a_missing_topic_hands_the_message_back() {
 /// A queue whose first `extend` fails as a throttled or unreachable broker would.
 #[derive(Clone)]
 struct FlakyExtend {
-    queue: owlpost::memory::MemoryQueue,
+    queue: owlpost::memory::MemorySource,
     extends: Arc<Mutex<u32>>,
 }
 
 impl Source for FlakyExtend {
-    fn receive(&self, max: usize) -> owlpost::backend::BoxFuture<'_, Result<Vec<owlpost::Delivery>, BackendError>> {
+    fn receive(&self, max: usize) -> owlpost::BoxFuture<'_, Result<Vec<owlpost::Delivery>, BackendError>> {
         self.queue.receive(max)
     }
-    fn ack<'a>(&'a self, ack_id: &'a str) -> owlpost::backend::BoxFuture<'a, Result<(), BackendError>> {
+    fn ack<'a>(&'a self, ack_id: &'a str) -> owlpost::BoxFuture<'a, Result<(), BackendError>> {
         self.queue.ack(ack_id)
     }
-    fn nack<'a>(
-        &'a self,
-        ack_id: &'a str,
-        delay: Duration,
-    ) -> owlpost::backend::BoxFuture<'a, Result<(), BackendError>> {
+    fn nack<'a>(&'a self, ack_id: &'a str, delay: Duration) -> owlpost::BoxFuture<'a, Result<(), BackendError>> {
         self.queue.nack(ack_id, delay)
     }
-    fn extend<'a>(
-        &'a self,
-        ack_id: &'a str,
-        by: Duration,
-    ) -> owlpost::backend::BoxFuture<'a, Result<(), BackendError>> {
+    fn extend<'a>(&'a self, ack_id: &'a str, by: Duration) -> owlpost::BoxFuture<'a, Result<(), BackendError>> {
         let first = {
             let mut extends = self.extends.lock().unwrap();
             *extends += 1;
@@ -545,7 +538,7 @@ async fn a_failed_lease_extension_is_retried_while_the_lease_lasts() {
     let broker = broker();
     Publisher::new("svc", broker.clone()).publish(user("U_1")).await.unwrap();
     let (router, _) = sleeping(Duration::from_secs(90));
-    let source = FlakyExtend { queue: broker.queue(QUEUE), extends: Arc::default() };
+    let source = FlakyExtend { queue: broker.source(QUEUE), extends: Arc::default() };
     let consumer = Consumer::new(source.clone(), router);
     let processed = consumer.poll().await.unwrap();
     assert_eq!(processed.len(), 1);
@@ -563,9 +556,14 @@ async fn the_bound_on_handlers_holds_across_concurrent_polls() {
         publisher.publish(user(id)).await.unwrap();
     }
     let (router, running) = sleeping(Duration::from_secs(1));
-    let consumer = Consumer::new(broker.queue(QUEUE), router)
+    let consumer = Consumer::new(broker.source(QUEUE), router)
         .with_settings(ConsumerSettings { max_in_flight: 2, ..ConsumerSettings::default() });
     let (a, b) = tokio::join!(consumer.poll(), consumer.poll());
     assert_eq!(a.unwrap().len() + b.unwrap().len(), 3, "the second poll waited for a free slot");
     assert_eq!(running.lock().unwrap().1, 2, "never more than 2 at once");
+}
+
+/// Milliseconds since the Unix epoch, now (to bracket a message's timestamp).
+fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use owlpost::Metadata;
-use owlpost::wire::{self, DecodeError, EncodeError, Encoding, WireMessage, attr};
+use owlpost::WireMessage;
+use owlpost::wire::{self, DecodeError, EncodeError, Encoding, attr};
 use serde_json::{Value, json};
 
 const SCHEMA_URL: &str = "https://hedwig.standard.ai/schema#/schemas/user-created/1.0";

@@ -71,7 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Consuming: route every major of `user-created` to the mailer, then poll once.
     let mut router = Router::new();
     register_user_created(&mut router, WelcomeMailer);
-    let consumer = Consumer::new(broker.queue("mailer"), router);
+    let consumer = Consumer::new(broker.source("mailer"), router);
     let processed = consumer.poll().await?;
     let acked = processed.iter().filter(|p| p.outcome.is_acked()).count();
     println!("mailer: handled {} messages, acknowledged {acked}", processed.len());

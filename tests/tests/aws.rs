@@ -6,8 +6,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use owlpost::aws::{Aws, AwsSettings, Provisioning, SqsQueue};
-use owlpost::{BackendError, Outgoing, ProviderMetadata, PublishBackend, PublishError, Publisher, Source, WireMessage};
+use owlpost::aws::{Aws, AwsSettings, SqsSource};
+use owlpost::{
+    BackendError, Broker, ConsumedTopic, Outgoing, ProviderMetadata, Provisioning, PublishError, Publisher, Sink,
+    Source, WireMessage,
+};
 use owlpost_e2e::messages::*;
 use support::{Recorder, aws_account, consumer, drain, dynamic, receive_one, unique, user};
 
@@ -17,7 +20,7 @@ struct Setup {
     /// The queue's Hedwig name (without `HEDWIG-`).
     name: String,
     topic: String,
-    queue: SqsQueue,
+    queue: SqsSource,
     publisher: Publisher,
 }
 
@@ -25,12 +28,12 @@ async fn setup(configure: impl FnOnce(&mut Provisioning)) -> Setup {
     let aws = Aws::from_env(aws_account()).await;
     let topic = unique("t");
     let mut plan = Provisioning::new(unique("Q"));
-    plan.consumes.push(topic.clone());
+    plan.consumes.push(ConsumedTopic::new(&topic));
     configure(&mut plan);
     aws.provision(&plan).await.expect("provisioning");
     aws.provision(&plan).await.expect("provisioning is idempotent");
-    let queue = aws.queue(&plan.queue).await.unwrap().with_wait_time(Duration::from_secs(1));
-    let publisher = Publisher::new("aws-e2e", aws.publisher()).with_route("user-created", 1, topic.clone());
+    let queue = aws.source(&plan.queue).await.unwrap().with_wait_time(Duration::from_secs(1));
+    let publisher = Publisher::new("aws-e2e", aws.sink()).with_route("user-created", 1, topic.clone());
     Setup { aws, name: plan.queue, topic, queue, publisher }
 }
 
@@ -92,17 +95,17 @@ async fn sns_wrapped_bodies_are_consumed() {
 async fn base64_bodies_are_consumed_and_binary_bodies_sent_as_base64() {
     let s = setup(|_| {}).await;
     // What hedwig-python sends for a binary body: base64 wrapped at 76 characters.
-    let mut wire = Publisher::new("py", s.aws.publisher()).encode(schema(), dynamic(&user(3))).unwrap();
+    let mut wire = Publisher::new("py", s.aws.sink()).encode(schema(), dynamic(&user(3))).unwrap();
     let encoded = base64_lines(&wire.body);
     wire.body = encoded.into_bytes();
     wire.attributes.insert("hedwig_encoding".into(), "base64".into());
-    s.aws.publisher().publish(&s.topic, &wire).await.unwrap();
+    s.aws.sink().publish(&s.topic, &wire).await.unwrap();
     let recorder = Recorder::default();
     drain(&consumer(&s.queue, &recorder), &recorder, 1).await;
 
     // A body that is not UTF-8 leaves as base64 with `hedwig_encoding=base64`.
     let binary = WireMessage { body: vec![0xff, 0x00, 0xfe], attributes: Default::default() };
-    s.aws.publisher().publish(&s.topic, &binary).await.unwrap();
+    s.aws.sink().publish(&s.topic, &binary).await.unwrap();
     let got = receive_one(&s.queue).await;
     assert_eq!(got.message.attributes.get("hedwig_encoding").map(String::as_str), Some("base64"));
     assert_eq!(got.message.body, b"/wD+");
@@ -114,9 +117,9 @@ async fn base64_bodies_are_consumed_and_binary_bodies_sent_as_base64() {
 #[tokio::test]
 async fn a_container_message_without_headers_still_carries_an_attribute() {
     let s = setup(|_| {}).await;
-    let publisher = Publisher::new("aws-e2e", s.aws.publisher())
+    let publisher = Publisher::new("aws-e2e", s.aws.sink())
         .with_route("user-created", 1, s.topic.clone())
-        .with_encoding(owlpost::Encoding::Container);
+        .with_encoding(owlpost::wire::Encoding::Container);
     let sent = publish_user_created(&publisher, user(4)).await.unwrap();
     let got = receive_one(&s.queue).await;
     let attributes: Vec<_> = got.message.attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -150,7 +153,7 @@ async fn a_failed_message_is_redelivered_with_receive_count_two() {
 
 #[tokio::test]
 async fn extending_visibility_keeps_a_message_hidden_past_its_timeout() {
-    let s = setup(|plan| plan.visibility_timeout = Duration::from_secs(2)).await;
+    let s = setup(|plan| plan.lease = Some(Duration::from_secs(2))).await;
     publish_user_created(&s.publisher, user(5)).await.unwrap();
     let held = receive_one(&s.queue).await;
     s.queue.extend(&held.ack_id, Duration::from_secs(8)).await.unwrap();
@@ -161,11 +164,11 @@ async fn extending_visibility_keeps_a_message_hidden_past_its_timeout() {
 
 #[tokio::test]
 async fn poison_messages_left_to_the_redrive_policy_are_dead_lettered_and_requeued() {
-    let s = setup(|plan| plan.max_receive_count = 2).await;
+    let s = setup(|plan| plan.max_deliveries = 2).await;
     // Data that fails the schema, as a broken publisher might send it.
-    let mut wire = Publisher::new("bad", s.aws.publisher()).encode(schema(), dynamic(&user(6))).unwrap();
+    let mut wire = Publisher::new("bad", s.aws.sink()).encode(schema(), dynamic(&user(6))).unwrap();
     wire.body = br#"{"user_id":"nope"}"#.to_vec();
-    s.aws.publisher().publish(&s.topic, &wire).await.unwrap();
+    s.aws.sink().publish(&s.topic, &wire).await.unwrap();
     let recorder = Recorder::default();
     let consumer = consumer(&s.queue, &recorder).with_settings(support::like_hedwig());
     let mut rejections = 0;
@@ -176,7 +179,7 @@ async fn poison_messages_left_to_the_redrive_policy_are_dead_lettered_and_requeu
     }
     // The redrive policy moves it on the next receive.
     assert!(s.queue.receive(10).await.unwrap().is_empty());
-    let report = s.queue.requeue_dead_letters().await.unwrap();
+    let report = s.aws.requeue_dead_letters(&s.name, &mut |_| {}).await.unwrap();
     assert_eq!((report.moved, report.failed.len()), (1, 0), "{report:?}");
     let back = receive_one(&s.queue).await;
     assert_eq!(back.message.body, wire.body);
@@ -187,7 +190,7 @@ async fn poison_messages_left_to_the_redrive_policy_are_dead_lettered_and_requeu
 async fn messages_over_sns_limits_are_refused_before_sending() {
     let aws = Aws::from_env(aws_account()).await;
     // The topic does not exist: a message that reached SNS would fail with TopicNotFound.
-    let publisher = Publisher::new("limits", aws.publisher()).with_route("user-created", 1, unique("never-created"));
+    let publisher = Publisher::new("limits", aws.sink()).with_route("user-created", 1, unique("never-created"));
     // A trace context is a header like any other (set here, so that the `otel` feature's
     // own does not depend on whether a tracer is installed).
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -217,11 +220,11 @@ async fn an_unreachable_broker_is_a_retryable_error_not_a_hang() {
         region: Some("us-east-1".into()),
     };
     let aws = Aws::load(settings).await;
-    let publisher = Publisher::new("nowhere", aws.publisher());
+    let publisher = Publisher::new("nowhere", aws.sink());
     let outcome = tokio::time::timeout(Duration::from_secs(60), publish_user_created(&publisher, user(10))).await;
     let error = outcome.expect("publishing must give up, not hang").unwrap_err();
     assert!(error.is_retryable(), "{error:?}");
-    let queue = tokio::time::timeout(Duration::from_secs(60), aws.queue("nowhere")).await.expect("no hang");
+    let queue = tokio::time::timeout(Duration::from_secs(60), aws.source("nowhere")).await.expect("no hang");
     assert!(matches!(queue, Err(BackendError::Unavailable { .. })), "{queue:?}");
 }
 
@@ -233,7 +236,7 @@ struct Sqs {
 }
 
 impl support::suite::Fixture for Sqs {
-    type Source = SqsQueue;
+    type Source = SqsSource;
     const SHORT_LEASE: Duration = Duration::from_secs(2);
     const SLACK: Duration = Duration::from_secs(2);
 
@@ -243,14 +246,14 @@ impl support::suite::Fixture for Sqs {
     fn publisher(&self) -> Publisher {
         self.setup.publisher.clone()
     }
-    fn source(&self) -> SqsQueue {
+    fn source(&self) -> SqsSource {
         self.setup.queue.clone().with_visibility_timeout(self.lease)
     }
     async fn publish_raw(&self, message: WireMessage) {
-        self.setup.aws.publisher().publish(&self.setup.topic, &message).await.unwrap();
+        self.setup.aws.sink().publish(&self.setup.topic, &message).await.unwrap();
     }
     async fn dead_letters(&self, expected: usize) -> Vec<WireMessage> {
-        let dlq = self.setup.aws.queue(&format!("{}-DLQ", self.setup.name)).await.unwrap();
+        let dlq = self.setup.aws.source(&format!("{}-DLQ", self.setup.name)).await.unwrap();
         let dlq = dlq.with_wait_time(Duration::from_secs(1));
         support::collect(&dlq, expected).await
     }

@@ -41,7 +41,7 @@ async fn a_handler_over_its_time_limit_is_dropped_and_retried() {
     let (broker, publisher, router) = setup(Duration::from_secs(60));
     publish_user_created(&publisher, user(1)).await.unwrap();
     let settings = ConsumerSettings { handler_timeout: Some(Duration::from_millis(100)), ..Default::default() };
-    let consumer = Consumer::new(broker.queue("q"), router).with_settings(settings);
+    let consumer = Consumer::new(broker.source("q"), router).with_settings(settings);
     let processed = consumer.poll().await.unwrap().remove(0);
     assert!(matches!(processed.outcome, Outcome::TimedOut { after } if after == Duration::from_millis(100)));
     assert!(matches!(processed.settlement, Some(Settlement::Nacked { delay }) if delay > Duration::ZERO));
@@ -54,7 +54,7 @@ async fn past_the_shutdown_deadline_handlers_are_dropped_and_their_messages_retu
     let (broker, publisher, router) = setup(Duration::from_secs(60));
     publish_user_created(&publisher, user(1)).await.unwrap();
     let settings = ConsumerSettings { shutdown_deadline: Duration::from_millis(200), ..Default::default() };
-    let consumer = Consumer::new(broker.queue("q"), router).with_settings(settings);
+    let consumer = Consumer::new(broker.source("q"), router).with_settings(settings);
     let started = std::time::Instant::now();
     consumer
         .run_until(async {
@@ -93,7 +93,7 @@ async fn hooks_run_around_each_message_in_order_and_a_panicking_hook_is_containe
     let (broker, publisher, router) = setup(Duration::ZERO);
     let sent = publish_user_created(&publisher, user(1)).await.unwrap();
     let (broken, tap) = (Tap { panic_before: true, ..Tap::default() }, Tap::default());
-    let consumer = Consumer::new(broker.queue("q"), router).with_hook(broken.clone()).with_hook(tap.clone());
+    let consumer = Consumer::new(broker.source("q"), router).with_hook(broken.clone()).with_hook(tap.clone());
     let processed = consumer.poll().await.unwrap().remove(0);
     assert!(matches!(processed.outcome, Outcome::Acked), "{processed:?}");
     let expected = [format!("before {}", sent.id), format!("after {} Some(Acked)", sent.id)];

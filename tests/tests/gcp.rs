@@ -11,13 +11,10 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use owlpost::gcp::{
-    BatchSettings, ConsumedTopic, Gcp, GcpSettings, MAX_MESSAGE_BYTES, Provisioning, PubSubSource, SubscribeSettings,
-    topic_path,
-};
+use owlpost::gcp::{BatchSettings, Gcp, GcpSettings, MAX_MESSAGE_BYTES, PubSubSource, SubscribeSettings};
 use owlpost::{
-    BackendError, HandlerResult, Outgoing, ProviderMetadata, PublishBackend, PublishError, Publisher, Received, Router,
-    Source, WireMessage,
+    BackendError, Broker, ConsumedTopic, HandlerResult, Outgoing, ProviderMetadata, Provisioning, PublishError,
+    Publisher, Received, Router, Sink, Source, WireMessage,
 };
 use owlpost_e2e::fixtures::hedwig_reference;
 use owlpost_e2e::messages::*;
@@ -50,8 +47,8 @@ async fn setup_with(configure: impl FnOnce(&mut Provisioning), settings: Subscri
     configure(&mut plan);
     gcp.provision(&plan).await.expect("provisioning");
     gcp.provision(&plan).await.expect("provisioning is idempotent");
-    let source = gcp.consumer_source(&plan.queue, &plan.consumes, settings).await.unwrap();
-    let publisher = Publisher::new("gcp-e2e", gcp.publisher()).with_route("user-created", 1, topic.clone());
+    let source = gcp.source(&plan.queue, &plan.consumes, settings).await.unwrap();
+    let publisher = Publisher::new("gcp-e2e", gcp.sink()).with_route("user-created", 1, topic.clone());
     Setup { gcp, topic, plan, source, publisher }
 }
 
@@ -75,7 +72,7 @@ async fn generated_publish_reaches_the_typed_handler_through_pubsub() {
         panic!("expected Pub/Sub metadata, got {:?}", message.provider)
     };
     assert!(!ack_id.is_empty() && !message_id.is_empty());
-    let expected = s.gcp.subscription_path(&format!("hedwig-{}-{}", s.plan.queue, s.topic));
+    let expected = s.gcp.layout().subscription_path(&format!("hedwig-{}-{}", s.plan.queue, s.topic));
     assert_eq!(subscription, &expected);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     assert!(publish_time.is_some_and(|t| (now - t).abs() < 60_000), "{publish_time:?} vs {now}");
@@ -97,7 +94,7 @@ async fn batch_publishing_sends_every_message_once() {
     let s = setup(|_| {}).await;
     let batching = BatchSettings { max_messages: 40, ..BatchSettings::default() };
     let publisher =
-        Publisher::new("gcp-e2e", s.gcp.publisher().with_batching(batching)).with_route("user-created", 1, &s.topic);
+        Publisher::new("gcp-e2e", s.gcp.sink().with_batching(batching)).with_route("user-created", 1, &s.topic);
     let started = Instant::now();
     let results = publisher.publish_batch((0..200).map(user)).await;
     let published = started.elapsed();
@@ -171,10 +168,10 @@ async fn reference_captures_are_consumed_with_and_without_hedwig_encoding() {
         let raw = &sample["raw_wire_message"];
         let data = raw["data"].as_str().unwrap().as_bytes();
         assert_eq!(raw["attributes"]["hedwig_encoding"], "utf8", "{name}");
-        rest_publish(&s.gcp.topic_path(&s.topic), data, &raw["attributes"]);
+        rest_publish(&s.gcp.layout().topic_path(&s.topic), data, &raw["attributes"]);
         let mut without = raw["attributes"].clone();
         without.as_object_mut().unwrap().remove("hedwig_encoding");
-        rest_publish(&s.gcp.topic_path(&s.topic), data, &without);
+        rest_publish(&s.gcp.layout().topic_path(&s.topic), data, &without);
         expected.extend([sample["consumed"][0].clone(), sample["consumed"][0].clone()]);
     }
     let recorder = ReferenceRecorder::default();
@@ -240,7 +237,7 @@ async fn a_nacked_message_is_redelivered_with_delivery_attempt_two() {
 async fn leases_are_renewed_past_the_ack_deadline_and_extended_on_request() {
     let ack_deadline = Duration::from_secs(10);
     let settings = SubscribeSettings { ack_deadline, max_lease: Duration::from_secs(12), ..quick() };
-    let s = setup_with(|plan| plan.ack_deadline = ack_deadline, settings).await;
+    let s = setup_with(|plan| plan.lease = Some(ack_deadline), settings).await;
     let source = &s.source;
     let extended = publish_user_created(&s.publisher, user(5)).await.unwrap().id;
     publish_user_created(&s.publisher, user(6)).await.unwrap();
@@ -268,11 +265,11 @@ async fn leases_are_renewed_past_the_ack_deadline_and_extended_on_request() {
 
 #[tokio::test]
 async fn poison_messages_left_to_the_redrive_policy_are_dead_lettered_and_requeued() {
-    let s = setup(|plan| plan.max_delivery_attempts = 5).await;
+    let s = setup(|plan| plan.max_deliveries = 5).await;
     // Data that fails the schema, as a broken publisher might send it.
-    let mut wire = Publisher::new("bad", s.gcp.publisher()).encode(schema(), dynamic(&user(6))).unwrap();
+    let mut wire = Publisher::new("bad", s.gcp.sink()).encode(schema(), dynamic(&user(6))).unwrap();
     wire.body = br#"{"user_id":"nope"}"#.to_vec();
-    s.gcp.publisher().publish(&s.topic, &wire).await.unwrap();
+    s.gcp.sink().publish(&s.topic, &wire).await.unwrap();
     let recorder = Recorder::default();
     let consumer = consumer(&s.source, &recorder).with_settings(support::like_hedwig());
     let mut rejections = 0;
@@ -285,7 +282,7 @@ async fn poison_messages_left_to_the_redrive_policy_are_dead_lettered_and_requeu
     let mut moved = 0;
     while moved == 0 {
         assert!(Instant::now() < deadline, "nothing reached the dead-letter subscription");
-        let report = s.gcp.requeue_dead_letters(&s.plan.queue).await.unwrap();
+        let report = s.gcp.requeue_dead_letters(&s.plan.queue, &mut |_| {}).await.unwrap();
         assert!(report.failed.is_empty(), "{report:?}");
         moved = report.moved;
     }
@@ -294,7 +291,7 @@ async fn poison_messages_left_to_the_redrive_policy_are_dead_lettered_and_requeu
     let ProviderMetadata::Gcp { subscription, .. } = &back.provider else { panic!("{:?}", back.provider) };
     assert_eq!(
         subscription,
-        &s.gcp.subscription_path(&format!("hedwig-{}", s.plan.queue)),
+        &s.gcp.layout().subscription_path(&format!("hedwig-{}", s.plan.queue)),
         "back on the queue's own subscription"
     );
     assert_eq!(back.message.body, wire.body);
@@ -312,24 +309,27 @@ async fn a_topic_in_another_project_is_reached_by_its_full_name() {
     other.provision(&Provisioning { publishes: vec![topic.clone()], ..Provisioning::new(unique("o")) }).await.unwrap();
     let gcp = Gcp::from_env(gcp_project()).await.unwrap();
     let mut plan = Provisioning::new(unique("q"));
-    plan.consumes.push(ConsumedTopic::in_project(&other_project, &topic));
+    plan.consumes.push(ConsumedTopic::foreign(&other_project, &topic));
     gcp.provision(&plan).await.unwrap();
-    let source = gcp.consumer_source(&plan.queue, &plan.consumes, quick()).await.unwrap();
-    let publisher =
-        Publisher::new("gcp-e2e", gcp.publisher()).with_route("user-created", 1, topic_path(&other_project, &topic));
+    let source = gcp.source(&plan.queue, &plan.consumes, quick()).await.unwrap();
+    let publisher = Publisher::new("gcp-e2e", gcp.sink()).with_route(
+        "user-created",
+        1,
+        gcp.layout().topic_in(&other_project, &topic),
+    );
     publish_user_created(&publisher, user(7)).await.unwrap();
     let recorder = Recorder::default();
     drain(&consumer(&source, &recorder), &recorder, 1).await;
     let provider = recorder.seen.lock().unwrap()[0].1.provider.clone();
     let ProviderMetadata::Gcp { subscription, .. } = provider else { panic!("{provider:?}") };
-    assert_eq!(subscription, gcp.subscription_path(&format!("hedwig-{}-{other_project}-{topic}", plan.queue)));
+    assert_eq!(subscription, gcp.layout().subscription_path(&format!("hedwig-{}-{other_project}-{topic}", plan.queue)));
 }
 
 #[tokio::test]
 async fn messages_over_pubsub_limits_are_refused_before_sending() {
     let gcp = Gcp::from_env(gcp_project()).await.unwrap();
     // The topic does not exist: a message that reached Pub/Sub would fail with TopicNotFound.
-    let publisher = Publisher::new("limits", gcp.publisher()).with_route("user-created", 1, unique("never-created"));
+    let publisher = Publisher::new("limits", gcp.sink()).with_route("user-created", 1, unique("never-created"));
     // 5 hedwig_* attributes + hedwig_encoding + traceparent + 94 headers = 101 (the trace
     // context set here, so that the `otel` feature's own does not depend on a tracer).
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -373,7 +373,7 @@ async fn an_unreachable_emulator_is_a_retryable_error_within_bounded_time() {
 #[tokio::test]
 async fn a_missing_subscription_is_reported_when_the_source_opens() {
     let gcp = Gcp::from_env(gcp_project()).await.unwrap();
-    let error = gcp.consumer_source(&unique("q"), &[ConsumedTopic::new("nothing")], quick()).await.unwrap_err();
+    let error = gcp.source(&unique("q"), &[ConsumedTopic::new("nothing")], quick()).await.unwrap_err();
     assert!(matches!(error, BackendError::QueueNotFound { .. }), "{error:?}");
 }
 
@@ -381,7 +381,7 @@ async fn a_missing_subscription_is_reported_when_the_source_opens() {
 async fn a_binary_body_is_sent_as_bytes_without_an_encoding_attribute() {
     let s = setup(|_| {}).await;
     let binary = WireMessage { body: vec![0xff, 0x00, 0xfe], attributes: [("k".to_owned(), "v".to_owned())].into() };
-    s.gcp.publisher().publish(&s.topic, &binary).await.unwrap();
+    s.gcp.sink().publish(&s.topic, &binary).await.unwrap();
     let got = receive_one(&s.source).await;
     assert_eq!(got.message, binary);
     s.source.ack(&got.ack_id).await.unwrap();
@@ -441,7 +441,7 @@ async fn the_source_reconnects_after_the_broker_restarts() {
     let mut plan = Provisioning::new(unique("q"));
     plan.consumes.push(ConsumedTopic::new(unique("t")));
     gcp.provision(&plan).await.unwrap();
-    let source = gcp.consumer_source(&plan.queue, &plan.consumes, quick()).await.unwrap();
+    let source = gcp.source(&plan.queue, &plan.consumes, quick()).await.unwrap();
     assert!(source.receive(10).await.unwrap().is_empty());
 
     drop(broker);
@@ -456,7 +456,7 @@ async fn the_source_reconnects_after_the_broker_restarts() {
 
     broker = OwnEmulator::start(port);
     gcp.provision(&plan).await.unwrap();
-    let publisher = Publisher::new("gcp-e2e", gcp.publisher()).with_route("user-created", 1, &plan.consumes[0].topic);
+    let publisher = Publisher::new("gcp-e2e", gcp.sink()).with_route("user-created", 1, &plan.consumes[0].topic);
     let sent = publish_user_created(&publisher, user(12)).await.unwrap();
     let back = loop {
         assert!(Instant::now() < deadline, "nothing received after the restart");
@@ -485,7 +485,7 @@ impl support::suite::Fixture for PubSub {
 
     async fn new(lease: Duration) -> Self {
         let settings = SubscribeSettings { ack_deadline: lease, ..quick() };
-        Self { setup: setup_with(|plan| plan.ack_deadline = lease, settings).await }
+        Self { setup: setup_with(|plan| plan.lease = Some(lease), settings).await }
     }
     fn publisher(&self) -> Publisher {
         self.setup.publisher.clone()
@@ -494,10 +494,10 @@ impl support::suite::Fixture for PubSub {
         self.setup.source.clone()
     }
     async fn publish_raw(&self, message: WireMessage) {
-        self.setup.gcp.publisher().publish(&self.setup.topic, &message).await.unwrap();
+        self.setup.gcp.sink().publish(&self.setup.topic, &message).await.unwrap();
     }
     async fn dead_letters(&self, expected: usize) -> Vec<WireMessage> {
-        let id = owlpost::gcp::dead_letter_name(&self.setup.plan.queue);
+        let id = self.setup.gcp.layout().dead_letter_id(&self.setup.plan.queue);
         let source = PubSubSource::open(&self.setup.gcp, &[id], quick()).await.unwrap();
         support::collect(&source, expected).await
     }

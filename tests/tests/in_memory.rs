@@ -61,7 +61,7 @@ fn setup() -> (MemoryBroker, Publisher, Consumer, Recorder) {
     let mut router = Router::new();
     register_user_created(&mut router, recorder.clone());
     register_order_placed(&mut router, recorder.clone());
-    (broker.clone(), publisher, Consumer::new(broker.queue("q"), router), recorder)
+    (broker.clone(), publisher, Consumer::new(broker.source("q"), router), recorder)
 }
 
 fn user_v1(user_id: &str, email: &str) -> UserCreatedV1 {
@@ -126,7 +126,7 @@ async fn headers_id_and_publisher_round_trip() {
     let message = Outgoing::new(user_v1("U_7", "h@example.com")).header("request_id", "r-1").id("my-own-id");
     let sent = publish_user_created(&publisher, message).await.unwrap();
     assert_eq!(sent.id, "my-own-id");
-    Consumer::new(broker.queue("q"), router).poll().await.unwrap();
+    Consumer::new(broker.source("q"), router).poll().await.unwrap();
     let metadata = seen.lock().unwrap().clone().expect("handler ran");
     assert_eq!(metadata.id, "my-own-id");
     assert_eq!(metadata.publisher, "e2e");
@@ -199,7 +199,7 @@ async fn rejected(message: WireMessage) -> ConsumeError {
     assert_eq!(processed.len(), 1);
     assert!(recorder.seen().is_empty(), "no handler may run");
     assert_eq!(broker.stats("q"), Some(QueueStats::default()), "not retried");
-    let dead = broker.queue("q-dlq").receive(10).await.unwrap();
+    let dead = broker.source("q-dlq").receive(10).await.unwrap();
     assert_eq!(dead.iter().map(|d| &d.message).collect::<Vec<_>>(), [&message], "dead-lettered as it was");
     match processed.remove(0).outcome {
         Outcome::Rejected(error) => error,
@@ -246,7 +246,7 @@ struct Memory {
 }
 
 impl support::suite::Fixture for Memory {
-    type Source = owlpost::memory::MemoryQueue;
+    type Source = owlpost::memory::MemorySource;
     const SHORT_LEASE: Duration = Duration::from_secs(1);
     const SLACK: Duration = Duration::from_millis(300);
 
@@ -262,13 +262,13 @@ impl support::suite::Fixture for Memory {
         Publisher::new("e2e", self.broker.clone())
     }
     fn source(&self) -> Self::Source {
-        self.broker.queue("q")
+        self.broker.source("q")
     }
     async fn publish_raw(&self, message: WireMessage) {
         self.broker.inject("user-created-v1", message).unwrap();
     }
     async fn dead_letters(&self, expected: usize) -> Vec<WireMessage> {
-        support::collect(&self.broker.queue("q-dlq"), expected).await
+        support::collect(&self.broker.source("q-dlq"), expected).await
     }
 }
 

@@ -3,7 +3,7 @@
 //! JSON schema (draft as declared by the file), definitions under `components.schemas`.
 
 use owlpost::Schema;
-use owlpost::publish::default_topic;
+use owlpost::default_topic;
 use owlpost::schema::local_pointer;
 use owlpost_codegen::model::Model;
 use serde_json::{Map, Value, json};

@@ -8,7 +8,7 @@ mod fields;
 use std::path::{Path, PathBuf};
 
 use owlpost::Schema;
-use owlpost::publish::default_topic;
+use owlpost::default_topic;
 use owlpost_codegen::model::Model;
 use serde::Serialize;
 

@@ -2,7 +2,7 @@
 //! and a publishing example that runs as a doc test.
 
 use owlpost::Schema;
-use owlpost::publish::default_topic;
+use owlpost::default_topic;
 
 use crate::example;
 use crate::model::{MajorDef, MessageDef, Model};

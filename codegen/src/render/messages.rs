@@ -31,7 +31,7 @@ pub fn message(message: &MessageDef) -> TokenStream {
     let impls = message.majors.iter().map(|major| {
         let ty = ident(&major.type_name);
         let (number, minor) = (major.major, major.latest.minor);
-        let topic = owlpost::publish::default_topic(message_type, number);
+        let topic = owlpost::default_topic(message_type, number);
         quote! {
             impl ::owlpost::Message for #ty {
                 const MESSAGE_TYPE: &'static str = #message_type;

@@ -1,11 +1,14 @@
 //! AWS: publish to SNS topics, consume from SQS queues (feature `aws`).
 //!
-//! Hedwig's AWS layout: topic `arn:aws:sns:<region>:<account>:hedwig-<topic>`, queue
-//! `HEDWIG-<QUEUE>` subscribed to each topic it consumes with raw message delivery, and its
-//! dead-letter queue `HEDWIG-<QUEUE>-DLQ`. Configuration comes from the standard AWS
+//! The layout ([`AwsLayout`], names from the protocol's [`Naming`], Hedwig's by default):
+//! topic `arn:aws:sns:<region>:<account>:hedwig-<topic>`, queue `HEDWIG-<QUEUE>` subscribed
+//! to each topic it consumes with raw message delivery, and its dead-letter queue
+//! `HEDWIG-<QUEUE>-DLQ`. [`Aws`] makes the [`SnsSink`] and [`SqsSource`]s and is the
+//! [`Broker`](crate::Broker) that provisions and re-queues. Configuration comes from the standard AWS
 //! environment (`AWS_ENDPOINT_URL`, region, credentials chain) through `aws-config`;
 //! credentials are never logged.
 
+mod layout;
 mod provision;
 mod sns;
 mod sqs;
@@ -15,11 +18,12 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 
-pub use provision::{Provisioning, topic_name};
-pub use sns::SnsPublisher;
-pub use sqs::SqsQueue;
+pub use layout::AwsLayout;
+pub use sns::SnsSink;
+pub use sqs::SqsSource;
 
 use crate::backend::BackendError;
+use crate::layout::Naming;
 
 /// SNS's limit on a message, body and attributes together (256 KiB).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -39,12 +43,12 @@ pub struct AwsSettings {
     pub region: Option<String>,
 }
 
-/// A handle on one AWS account and region: makes publishers, queues and provisions them.
+/// A handle on one AWS account and region: makes the sink and sources, provisions, and
+/// re-queues dead letters.
 #[derive(Clone, Debug)]
 pub struct Aws {
     sdk: SdkConfig,
-    region: String,
-    account_id: String,
+    layout: AwsLayout,
 }
 
 impl Aws {
@@ -74,12 +78,18 @@ impl Aws {
     /// Uses an already loaded SDK configuration.
     pub fn new(sdk: SdkConfig, account_id: impl Into<String>) -> Self {
         let region = sdk.region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
-        Self { sdk, region, account_id: account_id.into() }
+        Self { sdk, layout: AwsLayout::new(region, account_id) }
     }
 
-    /// The region ARNs are built for.
-    pub fn region(&self) -> &str {
-        &self.region
+    /// Names resources with `naming` instead of Hedwig's.
+    pub fn with_naming(mut self, naming: &'static dyn Naming) -> Self {
+        self.layout = self.layout.with_naming(naming);
+        self
+    }
+
+    /// The names of this account's resources.
+    pub fn layout(&self) -> &AwsLayout {
+        &self.layout
     }
 
     /// The SDK configuration, for clients of your own.
@@ -87,24 +97,15 @@ impl Aws {
         &self.sdk
     }
 
-    /// The ARN of a Hedwig topic. A route that is already an ARN (e.g. a topic in another
-    /// account) is used as it is.
-    pub fn topic_arn(&self, topic: &str) -> String {
-        if topic.starts_with("arn:") {
-            topic.to_owned()
-        } else {
-            format!("arn:aws:sns:{}:{}:hedwig-{topic}", self.region, self.account_id)
-        }
+    /// The sink publishing to SNS topics.
+    pub fn sink(&self) -> SnsSink {
+        SnsSink::new(self.clone())
     }
 
-    /// A publish backend sending to SNS.
-    pub fn publisher(&self) -> SnsPublisher {
-        SnsPublisher::new(self.clone())
-    }
-
-    /// The consumer's handle on queue `HEDWIG-<queue>` (looked up by name).
-    pub async fn queue(&self, queue: &str) -> Result<SqsQueue, BackendError> {
-        SqsQueue::open(self.clone(), queue).await
+    /// The consumer's source reading the service queue `queue` (`HEDWIG-<queue>`, looked up
+    /// by name).
+    pub async fn source(&self, queue: &str) -> Result<SqsSource, BackendError> {
+        SqsSource::open(self.clone(), queue).await
     }
 
     fn sns(&self) -> aws_sdk_sns::Client {
@@ -114,16 +115,6 @@ impl Aws {
     fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
     }
-}
-
-/// `HEDWIG-<QUEUE>`.
-pub fn queue_name(queue: &str) -> String {
-    format!("HEDWIG-{queue}")
-}
-
-/// `HEDWIG-<QUEUE>-DLQ`.
-pub fn dead_letter_queue_name(queue: &str) -> String {
-    format!("HEDWIG-{queue}-DLQ")
 }
 
 /// Error codes that mean "try again later".

@@ -1,95 +1,53 @@
-//! Creating the Hedwig layout of topics, queues and subscriptions, idempotently.
+//! Creating a service's topics, queues and subscriptions, idempotently, and moving dead
+//! letters back: [`Aws`] as a [`Broker`].
 
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use super::{Aws, dead_letter_queue_name, queue_name, sdk_error, secs};
-use crate::backend::BackendError;
+use super::{Aws, sdk_error, secs};
+use crate::backend::{BackendError, BoxFuture, Requeued};
+use crate::layout::{Broker, Layout, Provisioning};
 
-/// What a service publishes and consumes.
-#[derive(Debug, Clone)]
-pub struct Provisioning {
-    /// The service's queue name (`HEDWIG-<queue>`, with `HEDWIG-<queue>-DLQ`).
-    pub queue: String,
-    /// Topics the queue subscribes to.
-    pub consumes: Vec<String>,
-    /// Raw message delivery on those subscriptions (default, and what Hedwig expects);
-    /// without it SQS bodies are SNS's JSON envelope, which owlpost also reads.
-    pub raw_delivery: bool,
-    /// Topics the service publishes to (created, not subscribed).
-    pub publishes: Vec<String>,
-    /// Receives after which SQS moves a message to the dead-letter queue (default 5).
-    pub max_receive_count: u32,
-    /// The queue's visibility timeout (default 30 s).
-    pub visibility_timeout: Duration,
+/// SQS's visibility timeout of a provisioned queue: the provisioning's lease, else 30 s.
+pub(super) fn visibility_timeout(provisioning: &Provisioning) -> Duration {
+    provisioning.lease.unwrap_or(Duration::from_secs(30))
 }
 
-impl Provisioning {
-    /// A queue consuming nothing yet, with the defaults.
-    pub fn new(queue: impl Into<String>) -> Self {
-        Self {
-            queue: queue.into(),
-            consumes: Vec::new(),
-            raw_delivery: true,
-            publishes: Vec::new(),
-            max_receive_count: 5,
-            visibility_timeout: Duration::from_secs(30),
-        }
+/// Creates (or leaves as they are) the topics, the queue and its dead-letter queue with a
+/// redrive policy, a queue policy letting the topics deliver, and the subscriptions; moves
+/// dead letters back with SQS batches. Usable against real AWS.
+impl Broker for Aws {
+    fn layout(&self) -> &dyn Layout {
+        &self.layout
     }
-}
 
-impl Provisioning {
-    /// What [`Aws::provision`] creates, one line per resource (for dry runs).
-    pub fn plan(&self) -> Vec<String> {
-        let mut plan: Vec<String> =
-            self.publishes.iter().chain(&self.consumes).map(|t| format!("SNS topic {}", topic_name(t))).collect();
-        let mut seen = std::collections::BTreeSet::new();
-        plan.retain(|line| seen.insert(line.clone()));
-        plan.push(format!("SQS queue {} (dead-letter queue)", dead_letter_queue_name(&self.queue)));
-        plan.push(format!(
-            "SQS queue {} (visibility timeout {} s; after {} receives to {})",
-            queue_name(&self.queue),
-            secs(self.visibility_timeout),
-            self.max_receive_count,
-            dead_letter_queue_name(&self.queue)
-        ));
-        for topic in &self.consumes {
-            plan.push(format!(
-                "SNS subscription {} → {} (raw delivery {})",
-                topic_name(topic),
-                queue_name(&self.queue),
-                if self.raw_delivery { "on" } else { "off" }
-            ));
-        }
-        plan
+    fn provision<'a>(&'a self, provisioning: &'a Provisioning) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(self.create_resources(provisioning))
     }
-}
 
-/// The SNS topic of Hedwig topic `topic`: `hedwig-<topic>`.
-pub fn topic_name(topic: &str) -> String {
-    format!("hedwig-{topic}")
+    fn requeue_dead_letters<'a>(
+        &'a self,
+        queue: &'a str,
+        progress: &'a mut (dyn FnMut(&Requeued) + Send),
+    ) -> BoxFuture<'a, Result<Requeued, BackendError>> {
+        Box::pin(async move { self.source(queue).await?.move_dead_letters(progress).await })
+    }
 }
 
 impl Aws {
-    /// Creates (or leaves as they are) the topics, the queue and its dead-letter queue with
-    /// a redrive policy, a queue policy letting the topics deliver, and raw-delivery
-    /// subscriptions. Safe to run again; usable against real AWS.
-    pub async fn provision(&self, plan: &Provisioning) -> Result<(), BackendError> {
-        let (sns, sqs) = (self.sns(), self.sqs());
-        let mut topic_arns = Vec::new();
-        for topic in plan.publishes.iter().chain(&plan.consumes) {
-            let created = sns.create_topic().name(topic_name(topic)).send().await.map_err(|e| {
-                sdk_error("SNS CreateTopic", e, || BackendError::TopicNotFound { topic: topic.clone() })
+    async fn create_resources(&self, plan: &Provisioning) -> Result<(), BackendError> {
+        let (sns, sqs, layout) = (self.sns(), self.sqs(), &self.layout);
+        for topic in plan.owned_topics() {
+            sns.create_topic().name(layout.topic_name(topic)).send().await.map_err(|e| {
+                sdk_error("SNS CreateTopic", e, || BackendError::TopicNotFound { topic: topic.to_owned() })
             })?;
-            if plan.consumes.contains(topic) {
-                topic_arns.push(created.topic_arn.unwrap_or_else(|| self.topic_arn(topic)));
-            }
         }
-        let (_, dlq_arn) = self.create_queue(&sqs, &dead_letter_queue_name(&plan.queue)).await?;
-        let (queue_url, queue_arn) = self.create_queue(&sqs, &queue_name(&plan.queue)).await?;
+        let topic_arns: Vec<String> = plan.consumes.iter().map(|c| layout.consumed_topic_arn(c)).collect();
+        let (_, dlq_arn) = self.create_queue(&sqs, &layout.dead_letter_queue_name(&plan.queue)).await?;
+        let (queue_url, queue_arn) = self.create_queue(&sqs, &layout.queue_name(&plan.queue)).await?;
         let redrive =
-            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": plan.max_receive_count.to_string()});
+            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": plan.max_deliveries.to_string()});
         let policy = serde_json::json!({
             "Version": "2012-10-17",
             "Statement": [{
@@ -103,7 +61,7 @@ impl Aws {
         sqs.set_queue_attributes()
             .queue_url(&queue_url)
             .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-            .attributes(QueueAttributeName::VisibilityTimeout, secs(plan.visibility_timeout).to_string())
+            .attributes(QueueAttributeName::VisibilityTimeout, secs(visibility_timeout(plan)).to_string())
             .attributes(QueueAttributeName::Policy, policy.to_string())
             .send()
             .await

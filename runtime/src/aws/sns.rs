@@ -6,17 +6,18 @@ use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use base64::Engine;
 
 use super::{Aws, MAX_ATTRIBUTES, MAX_BATCH, MAX_MESSAGE_BYTES, sdk_error};
-use crate::backend::{BackendError, BoxFuture, PublishBackend};
-use crate::wire::{WireMessage, attr};
+use crate::backend::WireMessage;
+use crate::backend::{BackendError, BoxFuture, Sink};
+use crate::wire::attr;
 
-/// Publishes wire messages to Hedwig SNS topics.
+/// The sink publishing wire messages to SNS topics (a [`Sink`]).
 #[derive(Clone, Debug)]
-pub struct SnsPublisher {
+pub struct SnsSink {
     aws: Aws,
     client: aws_sdk_sns::Client,
 }
 
-impl SnsPublisher {
+impl SnsSink {
     pub(super) fn new(aws: Aws) -> Self {
         let client = aws.sns();
         Self { aws, client }
@@ -98,11 +99,11 @@ pub(super) fn check_limits(body: &str, attributes: &BTreeMap<String, String>) ->
     Ok(())
 }
 
-impl PublishBackend for SnsPublisher {
+impl Sink for SnsSink {
     fn publish<'a>(&'a self, topic: &'a str, message: &'a WireMessage) -> BoxFuture<'a, Result<String, BackendError>> {
         Box::pin(async move {
             let SnsMessage { body, attributes } = to_sns(message)?;
-            let arn = self.aws.topic_arn(topic);
+            let arn = self.aws.layout.topic_arn(topic);
             let output = self
                 .client
                 .publish()
@@ -122,7 +123,7 @@ impl PublishBackend for SnsPublisher {
         messages: &'a [WireMessage],
     ) -> BoxFuture<'a, Vec<Result<String, BackendError>>> {
         Box::pin(async move {
-            let arn = self.aws.topic_arn(topic);
+            let arn = self.aws.layout.topic_arn(topic);
             let mut results = Vec::with_capacity(messages.len());
             for chunk in messages.chunks(MAX_BATCH) {
                 results.extend(self.publish_chunk(&arn, chunk).await);
@@ -132,7 +133,7 @@ impl PublishBackend for SnsPublisher {
     }
 }
 
-impl SnsPublisher {
+impl SnsSink {
     /// One `PublishBatch` of at most 10; a message over a limit fails alone, before sending.
     async fn publish_chunk(&self, arn: &str, chunk: &[WireMessage]) -> Vec<Result<String, BackendError>> {
         let mut results: Vec<Option<Result<String, BackendError>>> = vec![None; chunk.len()];

@@ -9,28 +9,29 @@ use aws_sdk_sqs::types::{
 };
 use serde::Deserialize;
 
-use super::{Aws, MAX_BATCH, dead_letter_queue_name, queue_name, sdk_error, secs};
+use super::{Aws, MAX_BATCH, sdk_error, secs};
+use crate::backend::WireMessage;
 use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Requeued, Source};
-use crate::wire::WireMessage;
 
-/// The consumer's handle on one queue, `HEDWIG-<QUEUE>`.
+/// The consumer's source reading one service queue, `HEDWIG-<QUEUE>`.
 #[derive(Clone, Debug)]
-pub struct SqsQueue {
+pub struct SqsSource {
     client: aws_sdk_sqs::Client,
-    name: String,
+    /// The queue's dead-letter queue, by name.
+    dead_letter_name: String,
     url: String,
     wait: Duration,
     visibility: Duration,
     dead_letter_url: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
-impl SqsQueue {
+impl SqsSource {
     pub(super) async fn open(aws: Aws, queue: &str) -> Result<Self, BackendError> {
         let client = aws.sqs();
-        let url = queue_url(&client, &queue_name(queue)).await?;
+        let url = queue_url(&client, &aws.layout.queue_name(queue)).await?;
         Ok(Self {
             client,
-            name: queue.to_owned(),
+            dead_letter_name: aws.layout.dead_letter_queue_name(queue),
             url,
             wait: Duration::from_secs(20),
             visibility: Duration::from_secs(30),
@@ -58,19 +59,12 @@ impl SqsQueue {
     }
 
     /// Moves every message of `HEDWIG-<QUEUE>-DLQ` back to `HEDWIG-<QUEUE>`: each batch is
-    /// sent, then deleted from the dead-letter queue only where the send succeeded (at least
-    /// once: a crash between the two leaves a copy in both).
-    pub async fn requeue_dead_letters(&self) -> Result<Requeued, BackendError> {
-        self.requeue_dead_letters_with_progress(|_| {}).await
-    }
-
-    /// [`requeue_dead_letters`](Self::requeue_dead_letters), calling `progress` with the
-    /// report so far after every batch.
-    pub async fn requeue_dead_letters_with_progress(
+    /// sent, then deleted from the dead-letter queue only where the send succeeded.
+    pub(super) async fn move_dead_letters(
         &self,
-        mut progress: impl FnMut(&Requeued),
+        progress: &mut (dyn FnMut(&Requeued) + Send),
     ) -> Result<Requeued, BackendError> {
-        let dlq_url = queue_url(&self.client, &dead_letter_queue_name(&self.name)).await?;
+        let dlq_url = queue_url(&self.client, &self.dead_letter_name).await?;
         let mut report = Requeued::default();
         loop {
             let received = self
@@ -160,7 +154,7 @@ fn not_found(queue: &str) -> BackendError {
     BackendError::QueueNotFound { queue: queue.to_owned() }
 }
 
-impl Source for SqsQueue {
+impl Source for SqsSource {
     fn receive(&self, max: usize) -> BoxFuture<'_, Result<Vec<Delivery>, BackendError>> {
         Box::pin(async move {
             let output = self
@@ -216,8 +210,8 @@ impl Source for SqsQueue {
     /// Sends the message, body and attributes as received, to `HEDWIG-<QUEUE>-DLQ`.
     fn dead_letter<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
-            let dlq_name = dead_letter_queue_name(&self.name);
-            let dlq_url = self.dead_letter_url.get_or_try_init(|| queue_url(&self.client, &dlq_name)).await?;
+            let dlq_url =
+                self.dead_letter_url.get_or_try_init(|| queue_url(&self.client, &self.dead_letter_name)).await?;
             let attributes = delivery
                 .message
                 .attributes
@@ -234,7 +228,7 @@ impl Source for SqsQueue {
                 .set_message_attributes(Some(attributes))
                 .send()
                 .await
-                .map_err(|e| sdk_error("SQS SendMessage", e, || not_found(&dlq_name)))?;
+                .map_err(|e| sdk_error("SQS SendMessage", e, || not_found(&self.dead_letter_name)))?;
             Ok(())
         })
     }

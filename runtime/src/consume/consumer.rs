@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::dispatch::{Outcome, Processed, Router, Settlement, received_span};
+use super::dispatch::{Dispatch, Outcome, Processed, Settlement, dispatch_within};
 use super::hooks::{Health, Hook};
 use crate::backend::{BackendError, Delivery, Source};
 use crate::backoff::Backoff;
@@ -81,28 +81,30 @@ const RECEIVE_RETRY: Backoff = Backoff::new(Duration::from_millis(200), Duration
 /// Backoff between failed lease extensions, while the lease lasts.
 const EXTEND_RETRY: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
 
-/// Pulls deliveries from a [`Source`], hands them to a [`Router`]'s handlers (up to
+/// Pulls deliveries from a [`Source`], hands them to a [`Dispatch`]'s handlers (a Hedwig
+/// [`Router`](crate::Router)'s, up to
 /// [`ConsumerSettings::max_in_flight`] at once), keeps their leases alive while they run,
 /// and settles each according to its [`Outcome`].
 pub struct Consumer {
     worker: Arc<Worker>,
 }
 
-/// What each message's task needs.
+/// What each message's task needs. Cheap to clone: configuring a consumer makes a new one
+/// (tasks of an earlier `poll` that was dropped keep the old settings).
+#[derive(Clone)]
 struct Worker {
     source: Arc<dyn Source>,
-    router: Router,
+    router: Arc<dyn Dispatch>,
     settings: ConsumerSettings,
     /// One per handler that may run: shared by every `poll` and `run_until` of the consumer.
     permits: Arc<Semaphore>,
-    hooks: Vec<Box<dyn Hook>>,
-    health: Mutex<Health>,
+    hooks: Vec<Arc<dyn Hook>>,
+    health: Arc<Mutex<Health>>,
 }
 
 impl fmt::Debug for Consumer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Consumer")
-            .field("router", &self.worker.router)
             .field("settings", &self.worker.settings)
             .field("hooks", &self.worker.hooks.len())
             .finish_non_exhaustive()
@@ -110,27 +112,29 @@ impl fmt::Debug for Consumer {
 }
 
 impl Consumer {
-    /// A consumer of `source` handing messages to `router`'s handlers, with the default
-    /// [`ConsumerSettings`].
-    pub fn new(source: impl Source, router: Router) -> Self {
+    /// A consumer of `source` handing messages to `router`'s handlers (a Hedwig
+    /// [`Router`](crate::Router), or any [`Dispatch`]), with the default [`ConsumerSettings`].
+    pub fn new(source: impl Source, router: impl Dispatch) -> Self {
         let worker = Worker {
             source: Arc::new(source),
-            router,
+            router: Arc::new(router),
             settings: ConsumerSettings::default(),
             permits: Arc::new(Semaphore::new(ConsumerSettings::default().max_in_flight)),
             hooks: Vec::new(),
-            health: Mutex::default(),
+            health: Arc::default(),
         };
         Self { worker: Arc::new(worker) }
     }
 
-    fn configure(&mut self) -> &mut Worker {
-        Arc::get_mut(&mut self.worker).expect("a consumer is configured before it runs")
+    fn configure(self, change: impl FnOnce(&mut Worker)) -> Self {
+        let mut worker = Arc::unwrap_or_clone(self.worker);
+        change(&mut worker);
+        Self { worker: Arc::new(worker) }
     }
 
     /// Uses `settings`. Zero counts are raised to 1, `lease_extension` to at least 1 s, and
     /// `max_lease` is capped at 12 h (SQS's limit).
-    pub fn with_settings(mut self, settings: ConsumerSettings) -> Self {
+    pub fn with_settings(self, settings: ConsumerSettings) -> Self {
         let settings = ConsumerSettings {
             max_in_flight: settings.max_in_flight.max(1),
             batch_size: settings.batch_size.max(1),
@@ -138,22 +142,15 @@ impl Consumer {
             max_lease: settings.max_lease.min(Duration::from_secs(12 * 60 * 60)),
             ..settings
         };
-        let worker = self.configure();
-        worker.permits = Arc::new(Semaphore::new(settings.max_in_flight));
-        worker.settings = settings;
-        self
-    }
-
-    /// Receives up to `size` messages at a time (default 10).
-    pub fn with_batch_size(self, size: usize) -> Self {
-        let settings = ConsumerSettings { batch_size: size, ..self.worker.settings };
-        self.with_settings(settings)
+        self.configure(|worker| {
+            worker.permits = Arc::new(Semaphore::new(settings.max_in_flight));
+            worker.settings = settings;
+        })
     }
 
     /// Runs `hook` around every delivery, after the hooks added before it.
-    pub fn with_hook(mut self, hook: impl Hook) -> Self {
-        self.configure().hooks.push(Box::new(hook));
-        self
+    pub fn with_hook(self, hook: impl Hook) -> Self {
+        self.configure(|worker| worker.hooks.push(Arc::new(hook)))
     }
 
     /// The settings in use.
@@ -296,13 +293,14 @@ impl Worker {
     ) -> Processed {
         let _in_flight = InFlight::enter(&self);
         let received_at = Instant::now();
-        let span = received_span(&delivery.provider);
+        let span = self.router.span(&delivery.provider);
         self.run_hooks("before", |hook| hook.before(&delivery));
         let stop = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
         let limit = self.settings.handler_timeout;
-        let dispatch = self.router.dispatch_within(&delivery.message, delivery.provider.clone(), limit, stop, &span);
+        let provider = delivery.provider.clone();
+        let dispatch = dispatch_within(&*self.router, &delivery.message, provider, limit, stop, &span);
         // The lease keeper finishes an extension it started before it stops: one cut off
         // mid-call could reach the broker after the settlement and undo it. (Not in `span`:
         // entering it before dispatching would fix its trace parent too early.)

@@ -1,22 +1,19 @@
-//! Dispatching one message: decode, validate, route by (message type, major) to a typed
-//! handler and run it (catching panics, within a time limit), and say what should become
-//! of it. No broker is involved here.
+//! Dispatching one delivery, whatever its protocol: the protocol's [`Dispatch`] decodes,
+//! validates and routes it to a handler; this module runs the handler (catching panics,
+//! within a time limit) and says what should become of the delivery. No broker is
+//! involved here.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use tracing::Instrument;
 
-use crate::backend::{BackendError, BoxFuture, ProviderMetadata};
-use crate::message::{Message, Metadata, Received};
-use crate::schema::{SchemaUrl, ValidationError, Version};
-use crate::wire::{self, DecodeError, WireMessage};
+use crate::backend::{BackendError, BoxFuture, ProviderMetadata, WireMessage};
+use crate::hedwig::wire::DecodeError;
+use crate::schema::ValidationError;
 
 /// What a handler returns.
 pub type HandlerResult = Result<(), HandlerError>;
@@ -164,169 +161,77 @@ pub enum Settlement {
 /// The report for one delivery.
 #[derive(Debug)]
 pub struct Processed {
-    /// The Hedwig message id, when it could be read.
+    /// The message (or task) id, when it could be read.
     pub id: Option<String>,
-    /// The message type, when it could be read.
-    pub message_type: Option<String>,
+    /// What the delivery was routed by (the Hedwig message type), when it could be read.
+    pub route: Option<String>,
     /// What happened.
     pub outcome: Outcome,
     /// What was done at the broker; `None` when no broker was involved
-    /// ([`Router::dispatch`]).
+    /// ([`dispatch`]).
     pub settlement: Option<Settlement>,
     /// Set when settling failed at the broker (the message is then redelivered when its
     /// lease runs out), or when dead-lettering failed and it was negatively acknowledged instead.
     pub settle_error: Option<BackendError>,
 }
 
-/// A message decoded and validated, before its payload type is known.
-struct Inbound {
-    data: Value,
-    version: Version,
-    metadata: Metadata,
-    provider: ProviderMetadata,
+/// A protocol's side of consuming: turns a delivery into the future of the handler that
+/// takes it (decoding, validating and routing it on the way), or the outcome when no
+/// handler can. Hedwig's [`Router`](crate::Router) is one; the [`Consumer`](crate::Consumer)
+/// loop, its leases, retries, dead letters, shutdown and hooks work the same for any.
+pub trait Dispatch: Send + Sync + 'static {
+    /// The span a delivery is handled in, not entered yet: [`Dispatch::route`] fills in
+    /// what it learns (id, route, trace parent), and the handler and the settlement run in it.
+    fn span(&self, provider: &ProviderMetadata) -> tracing::Span;
+
+    /// Decodes, validates and routes `message`, without running its handler.
+    fn route(&self, message: &WireMessage, provider: ProviderMetadata, span: &tracing::Span) -> Routed;
 }
 
-type ErasedHandler = Arc<dyn Fn(Inbound) -> Result<BoxFuture<'static, HandlerResult>, ConsumeError> + Send + Sync>;
-
-struct Route {
-    schema: &'static crate::Schema,
-    handler: ErasedHandler,
+/// What [`Dispatch::route`] found for a delivery.
+pub struct Routed {
+    /// The message (or task) id, when it could be read.
+    pub id: Option<String>,
+    /// What the delivery is routed by (the Hedwig message type), when it could be read.
+    pub route: Option<String>,
+    /// The handler's future, or the outcome when there is none to run
+    /// ([`Outcome::Rejected`], or [`Outcome::Panicked`] when making the future panicked).
+    pub handler: Result<BoxFuture<'static, HandlerResult>, Outcome>,
 }
 
-/// Maps (message type, major) to handlers. Generated `register_<type>()` functions fill it.
-#[derive(Default)]
-pub struct Router {
-    routes: HashMap<String, HashMap<u32, Route>>,
-}
-
-impl fmt::Debug for Router {
+impl fmt::Debug for Routed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut keys: Vec<_> =
-            self.routes.iter().flat_map(|(t, majors)| majors.keys().map(move |major| (t, major))).collect();
-        keys.sort();
-        f.debug_struct("Router").field("routes", &keys).finish()
+        f.debug_struct("Routed")
+            .field("id", &self.id)
+            .field("route", &self.route)
+            .field("handler", &self.handler.as_ref().map(|_| "<future>"))
+            .finish()
     }
 }
 
-impl Router {
-    /// An empty router.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Routes messages of `M`'s type and major to `handler`, replacing an earlier route.
-    pub fn route<M, F, Fut>(&mut self, handler: F) -> &mut Self
-    where
-        M: Message,
-        F: Fn(Received<M>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = HandlerResult> + Send + 'static,
-    {
-        let erased: ErasedHandler = Arc::new(move |inbound: Inbound| {
-            let data = serde_json::from_value::<M>(inbound.data).map_err(|e| ConsumeError::Deserialize {
-                message_type: M::MESSAGE_TYPE.to_owned(),
-                schema_url: inbound.metadata.schema.clone(),
-                reason: e.to_string(),
-            })?;
-            let received =
-                Received { data, version: inbound.version, metadata: inbound.metadata, provider: inbound.provider };
-            Ok(Box::pin(handler(received)) as BoxFuture<'static, HandlerResult>)
-        });
-        let route = Route { schema: M::schema(), handler: erased };
-        self.routes.entry(M::MESSAGE_TYPE.to_owned()).or_default().insert(M::MAJOR, route);
-        self
-    }
-
-    /// Whether a handler is registered for this message type and major.
-    pub fn handles(&self, message_type: &str, major: u32) -> bool {
-        self.routes.get(message_type).is_some_and(|majors| majors.contains_key(&major))
-    }
-
-    /// Decodes, validates and routes one message, runs its handler (catching panics) and
-    /// says what should become of it. Does not talk to the broker.
-    pub async fn dispatch(&self, message: &WireMessage, provider: ProviderMetadata) -> Processed {
-        let span = received_span(&provider);
-        self.dispatch_within(message, provider, None, std::future::pending(), &span).await
-    }
-
-    /// [`Router::dispatch`], giving up on the handler after `limit` or when `stop` completes,
-    /// in `span` (a [`received_span`] not entered yet: with the `otel` feature, the message's
-    /// trace context becomes its parent).
-    pub(crate) async fn dispatch_within(
-        &self,
-        message: &WireMessage,
-        provider: ProviderMetadata,
-        limit: Option<Duration>,
-        stop: impl Future<Output = ()>,
-        span: &tracing::Span,
-    ) -> Processed {
-        let report =
-            |id, message_type, outcome| Processed { id, message_type, outcome, settlement: None, settle_error: None };
-        let (metadata, data) = match wire::decode(message) {
-            Ok(decoded) => decoded,
-            Err(e) => return report(None, None, Outcome::Rejected(e.into())),
-        };
-        #[cfg(feature = "otel")]
-        crate::otel::set_parent(span, &metadata.headers);
-        span.record("id", metadata.id.as_str());
-        let id = Some(metadata.id.clone());
-        let Some(url) = SchemaUrl::parse(&metadata.schema) else {
-            return report(id, None, Outcome::Rejected(ConsumeError::SchemaUrl { found: metadata.schema }));
-        };
-        span.record("message_type", url.message_type.as_str());
-        if !span.is_disabled() {
-            span.record("otel.name", format!("message_received/{}", url.message_type));
-        }
-        let message_type = Some(url.message_type.clone());
-        let outcome = match self.resolve(url, metadata, data, provider) {
-            Ok(handler) => run_handler(handler, limit, stop).instrument(span.clone()).await,
-            Err(outcome) => outcome,
-        };
-        report(id, message_type, outcome)
-    }
-
-    /// The handler's future for a decoded message, or the outcome when there is none to run.
-    fn resolve(
-        &self,
-        url: SchemaUrl,
-        metadata: Metadata,
-        data: Value,
-        provider: ProviderMetadata,
-    ) -> Result<BoxFuture<'static, HandlerResult>, Outcome> {
-        let reject = |error| Outcome::Rejected(error);
-        let Some(route) = self.routes.get(&url.message_type).and_then(|majors| majors.get(&url.version.major)) else {
-            return Err(reject(ConsumeError::UnknownMessage {
-                message_type: url.message_type,
-                major: url.version.major,
-                schema_url: metadata.schema,
-            }));
-        };
-        if url.root != route.schema.root() {
-            return Err(reject(ConsumeError::ForeignSchema {
-                message_type: url.message_type,
-                schema_url: metadata.schema,
-                root: route.schema.root().to_owned(),
-            }));
-        }
-        route.schema.validate(&url.message_type, url.version, &data).map_err(|e| reject(e.into()))?;
-        let inbound = Inbound { data, version: url.version, metadata, provider };
-        match catch_unwind(AssertUnwindSafe(|| (route.handler)(inbound))) {
-            Ok(handler) => handler.map_err(reject),
-            Err(panic) => Err(Outcome::Panicked { message: panic_message(&*panic) }),
-        }
-    }
+/// Routes a delivery with `dispatch` and runs its handler, giving up on it after `limit` or
+/// when `stop` completes, in `span` (from [`Dispatch::span`], not entered yet).
+pub(crate) async fn dispatch_within(
+    dispatch: &dyn Dispatch,
+    message: &WireMessage,
+    provider: ProviderMetadata,
+    limit: Option<Duration>,
+    stop: impl Future<Output = ()>,
+    span: &tracing::Span,
+) -> Processed {
+    let Routed { id, route, handler } = dispatch.route(message, provider, span);
+    let outcome = match handler {
+        Ok(handler) => run_handler(handler, limit, stop).instrument(span.clone()).await,
+        Err(outcome) => outcome,
+    };
+    Processed { id, route, outcome, settlement: None, settle_error: None }
 }
 
-/// The span a delivery is handled in; dispatching fills in the message's id and type, and
-/// names it `message_received/<type>` for OpenTelemetry.
-pub(crate) fn received_span(provider: &ProviderMetadata) -> tracing::Span {
-    tracing::info_span!(
-        "message_received",
-        otel.name = "message_received",
-        otel.kind = "consumer",
-        message_type = tracing::field::Empty,
-        id = tracing::field::Empty,
-        delivery_attempt = provider.delivery_attempt(),
-    )
+/// Routes one delivery and runs its handler (catching panics), saying what should become
+/// of it, without a broker: for tests and tools. A consumer does this and then settles.
+pub async fn dispatch(dispatch: &dyn Dispatch, message: &WireMessage, provider: ProviderMetadata) -> Processed {
+    let span = dispatch.span(&provider);
+    dispatch_within(dispatch, message, provider, None, std::future::pending(), &span).await
 }
 
 /// Runs a handler future, turning a panic into [`Outcome::Panicked`], and dropping it after
@@ -373,7 +278,7 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-fn panic_message(panic: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
     match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
         (Some(s), _) => (*s).to_owned(),
         (_, Some(s)) => s.clone(),

@@ -1,5 +1,6 @@
-//! Consuming: receive, decode, validate, route by (message type, major) to a typed handler,
-//! then settle with the broker according to the outcome.
+//! Consuming, for any protocol: receive, hand each delivery to the protocol's [`Dispatch`]
+//! (decode, validate, route to a typed handler), run the handler, then settle with the
+//! broker according to the outcome.
 //!
 //! Nothing is acknowledged unless its handler succeeded or asked to ignore it. A failed,
 //! panicking or timed-out handler's message is negatively acknowledged with a backoff; a
@@ -13,5 +14,8 @@ mod dispatch;
 mod hooks;
 
 pub use consumer::{Consumer, ConsumerSettings, InvalidMessages, shutdown_signal};
-pub use dispatch::{ConsumeError, HandlerError, HandlerResult, Outcome, Processed, Router, Settlement};
+pub(crate) use dispatch::panic_message;
+pub use dispatch::{
+    ConsumeError, Dispatch, HandlerError, HandlerResult, Outcome, Processed, Routed, Settlement, dispatch,
+};
 pub use hooks::{Health, Hook};

@@ -1,6 +1,7 @@
 //! Google Cloud Pub/Sub: publish to topics, consume with streaming pull (feature `gcp`).
 //!
-//! Hedwig's Pub/Sub layout, in the project of a [`Gcp`] handle:
+//! The layout ([`GcpLayout`], names from the protocol's [`Naming`], Hedwig's by default),
+//! in the project of a [`Gcp`] handle:
 //! * topic `hedwig-<topic>` for every message topic;
 //! * subscription `hedwig-<QUEUE>-<topic>` of a consuming service on each topic it consumes
 //!   (`hedwig-<QUEUE>-<project>-<topic>` for a topic of another project);
@@ -8,9 +9,13 @@
 //! * topic and subscription `hedwig-<QUEUE>-dlq`, the dead-letter queue, filled by the
 //!   subscriptions' dead-letter policy.
 //!
+//! [`Gcp`] makes the [`PubSubSink`] and [`PubSubSource`]s and is the
+//! [`Broker`](crate::Broker) that provisions and re-queues.
+//!
 //! `PUBSUB_EMULATOR_HOST` (or [`GcpSettings::emulator_host`]) selects the emulator, with no
 //! credentials; otherwise Google's application default credentials are used.
 
+mod layout;
 mod provision;
 mod publish;
 mod subscribe;
@@ -24,11 +29,12 @@ use gcloud_gax::grpc::{Code, Status};
 use gcloud_pubsub::apiv1::subscriber_client::SubscriberClient;
 use gcloud_pubsub::client::{Client, ClientConfig};
 
-pub use provision::Provisioning;
-pub use publish::{BatchSettings, PubSubPublisher};
+pub use layout::GcpLayout;
+pub use publish::{BatchSettings, PubSubSink};
 pub use subscribe::{PubSubSource, SubscribeSettings};
 
 use crate::backend::BackendError;
+use crate::layout::{ConsumedTopic, Naming};
 
 /// Pub/Sub's limit on a message: data plus attribute names and values (10 MB).
 pub const MAX_MESSAGE_BYTES: usize = 10_000_000;
@@ -60,7 +66,7 @@ pub struct GcpSettings {
 /// A connection to Pub/Sub for one project: makes publishers and sources, provisions.
 #[derive(Clone)]
 pub struct Gcp {
-    project: String,
+    layout: GcpLayout,
     /// Publishing and topic administration.
     client: Client,
     /// Raw subscriber calls (StreamingPull, Acknowledge, ModifyAckDeadline, subscriptions).
@@ -69,7 +75,7 @@ pub struct Gcp {
 
 impl fmt::Debug for Gcp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Gcp").field("project", &self.project).finish_non_exhaustive()
+        f.debug_struct("Gcp").field("layout", &self.layout).finish_non_exhaustive()
     }
 }
 
@@ -108,105 +114,45 @@ impl Gcp {
         };
         // gcloud-pubsub hands out its raw subscriber client only through a subscription handle.
         let subscriber = client.subscription("-").get_client();
-        Ok(Self { project: settings.project_id, client, subscriber })
+        Ok(Self { layout: GcpLayout::new(settings.project_id), client, subscriber })
     }
 
     /// The project of this handle.
     pub fn project_id(&self) -> &str {
-        &self.project
+        self.layout.project_id()
     }
 
-    /// The full name of a Hedwig topic, `projects/<project>/topics/hedwig-<topic>`. A route
-    /// that is already a full name (a topic in another project, see [`topic_path`]) is used
-    /// as it is.
-    pub fn topic_path(&self, topic: &str) -> String {
-        if topic.starts_with("projects/") { topic.to_owned() } else { topic_path(&self.project, topic) }
+    /// Names resources with `naming` instead of Hedwig's.
+    pub fn with_naming(mut self, naming: &'static dyn Naming) -> Self {
+        self.layout = self.layout.with_naming(naming);
+        self
     }
 
-    /// The full name of `queue`'s dead-letter topic, `hedwig-<QUEUE>-dlq`.
-    pub fn dead_letter_topic(&self, queue: &str) -> String {
-        self.topic_path(&format!("{queue}-dlq"))
+    /// The names of this project's resources.
+    pub fn layout(&self) -> &GcpLayout {
+        &self.layout
     }
 
-    /// The full name of subscription `id` in this project.
-    pub fn subscription_path(&self, id: &str) -> String {
-        format!("projects/{}/subscriptions/{id}", self.project)
+    /// The sink publishing to Pub/Sub topics, with the default [`BatchSettings`].
+    pub fn sink(&self) -> PubSubSink {
+        PubSubSink::new(self.clone())
     }
 
-    /// A publish backend sending to Pub/Sub, with the default [`BatchSettings`].
-    pub fn publisher(&self) -> PubSubPublisher {
-        PubSubPublisher::new(self.clone())
-    }
-
-    /// A source streaming from the subscriptions of `queue`: `hedwig-<QUEUE>-<topic>` for
-    /// each consumed topic, and `hedwig-<QUEUE>` (re-queued dead letters); it dead-letters
-    /// to the topic `hedwig-<QUEUE>-dlq`. Fails if a subscription does not exist.
-    pub async fn consumer_source(
+    /// The consumer's source streaming from the subscriptions of service queue `queue`:
+    /// `hedwig-<QUEUE>-<topic>` for each consumed topic, and `hedwig-<QUEUE>` (re-queued
+    /// dead letters); it dead-letters to the topic `hedwig-<QUEUE>-dlq`. Fails if a
+    /// subscription does not exist.
+    pub async fn source(
         &self,
         queue: &str,
         consumes: &[ConsumedTopic],
         settings: SubscribeSettings,
     ) -> Result<PubSubSource, BackendError> {
-        let mut ids: Vec<String> = consumes.iter().map(|topic| topic.subscription_id(queue)).collect();
-        ids.push(queue_name(queue));
-        let dead_letters = self.dead_letter_topic(queue);
+        let mut ids: Vec<String> = consumes.iter().map(|topic| self.layout.subscription_id(queue, topic)).collect();
+        ids.push(self.layout.queue_topic_id(queue));
+        let dead_letters = self.layout.dead_letter_topic_path(queue);
         PubSubSource::open_with_dead_letters(self, &ids, settings, Some(dead_letters)).await
     }
-}
-
-/// The full name of Hedwig topic `topic` in `project`, for routing to another project.
-pub fn topic_path(project: &str, topic: &str) -> String {
-    format!("projects/{project}/topics/hedwig-{topic}")
-}
-
-/// A topic a queue consumes: in the queue's own project, or in another one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsumedTopic {
-    /// The Hedwig topic (without `hedwig-`).
-    pub topic: String,
-    /// The topic's project, when it is not the consumer's.
-    pub project: Option<String>,
-}
-
-impl ConsumedTopic {
-    /// A topic of the consumer's own project.
-    pub fn new(topic: impl Into<String>) -> Self {
-        Self { topic: topic.into(), project: None }
-    }
-
-    /// A topic of another project.
-    pub fn in_project(project: impl Into<String>, topic: impl Into<String>) -> Self {
-        Self { topic: topic.into(), project: Some(project.into()) }
-    }
-
-    /// The subscription of `queue` on this topic: `hedwig-<QUEUE>-<topic>`, or
-    /// `hedwig-<QUEUE>-<project>-<topic>` for another project's topic.
-    pub fn subscription_id(&self, queue: &str) -> String {
-        match &self.project {
-            None => format!("hedwig-{queue}-{}", self.topic),
-            Some(project) => format!("hedwig-{queue}-{project}-{}", self.topic),
-        }
-    }
-
-    fn path(&self, own_project: &str) -> String {
-        topic_path(self.project.as_deref().unwrap_or(own_project), &self.topic)
-    }
-}
-
-impl From<&str> for ConsumedTopic {
-    fn from(topic: &str) -> Self {
-        Self::new(topic)
-    }
-}
-
-/// `hedwig-<QUEUE>`: the queue's own topic and subscription (re-queued messages).
-pub fn queue_name(queue: &str) -> String {
-    format!("hedwig-{queue}")
-}
-
-/// `hedwig-<QUEUE>-dlq`: the dead-letter topic and subscription.
-pub fn dead_letter_name(queue: &str) -> String {
-    format!("hedwig-{queue}-dlq")
 }
 
 async fn google_credentials() -> Result<Environment, BackendError> {

@@ -1,5 +1,5 @@
-//! Creating the Hedwig layout of topics and subscriptions, idempotently, and moving dead
-//! letters back.
+//! Creating a service's topics and subscriptions, idempotently, and moving dead letters
+//! back: [`Gcp`] as a [`Broker`].
 
 use std::time::Duration;
 
@@ -8,105 +8,56 @@ use gcloud_googleapis::pubsub::v1::{
     AcknowledgeRequest, DeadLetterPolicy, PubsubMessage, PullRequest, ReceivedMessage, Subscription,
 };
 
+use super::layout::{ack_deadline, max_delivery_attempts};
 use super::publish::{MAX_REQUEST_BYTES, TopicClient, message_size};
-use super::{
-    ConsumedTopic, Gcp, MAX_BATCH, call, dead_letter_name, deadline_secs, queue_name, subscribe::SubscribeSettings,
-    topic_path,
-};
-use crate::backend::{BackendError, Requeued};
-
-/// What a service publishes and consumes.
-#[derive(Debug, Clone)]
-pub struct Provisioning {
-    /// The service's queue name: subscriptions `hedwig-<queue>-<topic>`, topic and
-    /// subscription `hedwig-<queue>` and `hedwig-<queue>-dlq`.
-    pub queue: String,
-    /// Topics the queue subscribes to; those of the own project are created if missing.
-    pub consumes: Vec<ConsumedTopic>,
-    /// Topics the service publishes to (created, not subscribed).
-    pub publishes: Vec<String>,
-    /// Deliveries after which Pub/Sub moves a message to `hedwig-<queue>-dlq` (default 5;
-    /// Pub/Sub allows 5 to 100).
-    pub max_delivery_attempts: u32,
-    /// The subscriptions' ack deadline (default 60 s, 10 to 600 s).
-    pub ack_deadline: Duration,
-}
-
-impl Provisioning {
-    /// A queue consuming nothing yet, with the defaults.
-    pub fn new(queue: impl Into<String>) -> Self {
-        Self {
-            queue: queue.into(),
-            consumes: Vec::new(),
-            publishes: Vec::new(),
-            max_delivery_attempts: 5,
-            ack_deadline: SubscribeSettings::default().ack_deadline,
-        }
-    }
-}
-
-impl Provisioning {
-    /// What [`Gcp::provision`] creates in `project`, one line per resource (for dry runs).
-    pub fn plan(&self, project: &str) -> Vec<String> {
-        let own = self.consumes.iter().filter(|c| c.project.is_none()).map(|c| c.topic.as_str());
-        let mut plan: Vec<String> = self
-            .publishes
-            .iter()
-            .map(String::as_str)
-            .chain(own)
-            .map(|t| format!("topic {}", topic_path(project, t)))
-            .collect();
-        let mut seen = std::collections::BTreeSet::new();
-        plan.retain(|line| seen.insert(line.clone()));
-        let dead_letters = topic_path(project, &format!("{}-dlq", self.queue));
-        plan.push(format!("topic {}", topic_path(project, &self.queue)));
-        plan.push(format!("topic {dead_letters}"));
-        let subscription = |id: &str, topic: &str, dead_letter: bool| {
-            let policy = if dead_letter {
-                format!("; after {} deliveries to {dead_letters}", self.max_delivery_attempts.clamp(5, 100))
-            } else {
-                String::new()
-            };
-            format!(
-                "subscription projects/{project}/subscriptions/{id} on {topic} (ack deadline {} s{policy})",
-                deadline_secs(self.ack_deadline.max(Duration::from_secs(10)))
-            )
-        };
-        plan.push(subscription(&dead_letter_name(&self.queue), &dead_letters, false));
-        plan.push(subscription(&queue_name(&self.queue), &topic_path(project, &self.queue), true));
-        for consumed in &self.consumes {
-            plan.push(subscription(&consumed.subscription_id(&self.queue), &consumed.path(project), true));
-        }
-        plan
-    }
-}
+use super::{Gcp, MAX_BATCH, call};
+use crate::backend::{BackendError, BoxFuture, Requeued};
+use crate::layout::{Broker, Layout, Provisioning};
 
 /// Attributes Pub/Sub adds when it dead-letters a message, dropped when re-queueing.
 const DEAD_LETTER_ATTRIBUTE_PREFIX: &str = "CloudPubSubDeadLetterSource";
 
+/// Creates (or leaves as they are) the published and consumed topics of this project, the
+/// queue's topic and subscription, the dead-letter topic and subscription, and a
+/// subscription per consumed topic with a dead-letter policy (on real Pub/Sub the service
+/// agent also needs publish rights on the dead-letter topic); moves dead letters back to
+/// the queue's topic, without Pub/Sub's dead-letter attributes.
+impl Broker for Gcp {
+    fn layout(&self) -> &dyn Layout {
+        &self.layout
+    }
+
+    fn provision<'a>(&'a self, provisioning: &'a Provisioning) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(self.create_resources(provisioning))
+    }
+
+    fn requeue_dead_letters<'a>(
+        &'a self,
+        queue: &'a str,
+        progress: &'a mut (dyn FnMut(&Requeued) + Send),
+    ) -> BoxFuture<'a, Result<Requeued, BackendError>> {
+        Box::pin(self.move_dead_letters(queue, progress))
+    }
+}
+
 impl Gcp {
-    /// Creates (or leaves as they are) the published and consumed topics of this project,
-    /// the queue's topic and subscription, the dead-letter topic and subscription, and a
-    /// subscription per consumed topic with a dead-letter policy. Safe to run again; on real
-    /// Pub/Sub the service agent also needs publish rights on the dead-letter topic.
-    pub async fn provision(&self, plan: &Provisioning) -> Result<(), BackendError> {
-        let own = plan.consumes.iter().filter(|c| c.project.is_none()).map(|c| c.topic.as_str());
-        for topic in plan.publishes.iter().map(String::as_str).chain(own) {
-            self.ensure_topic(&self.topic_path(topic)).await?;
+    async fn create_resources(&self, plan: &Provisioning) -> Result<(), BackendError> {
+        let layout = &self.layout;
+        for topic in plan.owned_topics() {
+            self.ensure_topic(&layout.topic_path(topic)).await?;
         }
-        let dead_letter_topic = self.dead_letter_topic(&plan.queue);
-        let queue_topic = self.topic_path(&plan.queue);
+        let dead_letter_topic = layout.dead_letter_topic_path(&plan.queue);
+        let queue_topic = layout.queue_topic_path(&plan.queue);
         self.ensure_topic(&queue_topic).await?;
         self.ensure_topic(&dead_letter_topic).await?;
-        self.ensure_subscription(&dead_letter_name(&plan.queue), &dead_letter_topic, plan, None).await?;
-        let policy = DeadLetterPolicy {
-            dead_letter_topic,
-            max_delivery_attempts: plan.max_delivery_attempts.clamp(5, 100) as i32,
-        };
-        self.ensure_subscription(&queue_name(&plan.queue), &queue_topic, plan, Some(policy.clone())).await?;
+        self.ensure_subscription(&layout.dead_letter_id(&plan.queue), &dead_letter_topic, plan, None).await?;
+        let policy = DeadLetterPolicy { dead_letter_topic, max_delivery_attempts: max_delivery_attempts(plan) };
+        let queue_id = layout.queue_topic_id(&plan.queue);
+        self.ensure_subscription(&queue_id, &queue_topic, plan, Some(policy.clone())).await?;
         for consumed in &plan.consumes {
-            let id = consumed.subscription_id(&plan.queue);
-            self.ensure_subscription(&id, &consumed.path(&self.project), plan, Some(policy.clone())).await?;
+            let id = layout.subscription_id(&plan.queue, consumed);
+            let topic = layout.consumed_topic_path(consumed);
+            self.ensure_subscription(&id, &topic, plan, Some(policy.clone())).await?;
         }
         Ok(())
     }
@@ -124,9 +75,9 @@ impl Gcp {
         dead_letter_policy: Option<DeadLetterPolicy>,
     ) -> Result<(), BackendError> {
         let subscription = Subscription {
-            name: self.subscription_path(id),
+            name: self.layout.subscription_path(id),
             topic: topic.to_owned(),
-            ack_deadline_seconds: deadline_secs(plan.ack_deadline.max(Duration::from_secs(10))),
+            ack_deadline_seconds: ack_deadline(plan),
             dead_letter_policy,
             ..Default::default()
         };
@@ -136,22 +87,15 @@ impl Gcp {
     }
 
     /// Moves every message of subscription `hedwig-<QUEUE>-dlq` to topic `hedwig-<QUEUE>`
-    /// (data and attributes as they were, without Pub/Sub's dead-letter attributes); each
-    /// batch is acknowledged only once it was published (at least once: a crash between
-    /// the two leaves a copy in both).
-    pub async fn requeue_dead_letters(&self, queue: &str) -> Result<Requeued, BackendError> {
-        self.requeue_dead_letters_with_progress(queue, |_| {}).await
-    }
-
-    /// [`requeue_dead_letters`](Self::requeue_dead_letters), calling `progress` with the
-    /// report so far after every chunk.
-    pub async fn requeue_dead_letters_with_progress(
+    /// (data and attributes as they were); each batch is acknowledged only once it was
+    /// published.
+    async fn move_dead_letters(
         &self,
         queue: &str,
-        mut progress: impl FnMut(&Requeued),
+        progress: &mut (dyn FnMut(&Requeued) + Send),
     ) -> Result<Requeued, BackendError> {
-        let dead_letters = self.subscription_path(&dead_letter_name(queue));
-        let target = self.topic_path(queue);
+        let dead_letters = self.layout.subscription_path(&self.layout.dead_letter_id(queue));
+        let target = self.layout.queue_topic_path(queue);
         let mut report = Requeued::default();
         let publisher = self.topic_client(&target);
         let mut empty_pulls = 0;

@@ -13,8 +13,9 @@ use tokio::time::Instant;
 use super::{
     Gcp, MAX_ATTRIBUTE_KEY_BYTES, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES, MAX_BATCH, MAX_MESSAGE_BYTES, call,
 };
-use crate::backend::{BackendError, BoxFuture, PublishBackend};
-use crate::wire::{WireMessage, attr};
+use crate::backend::WireMessage;
+use crate::backend::{BackendError, BoxFuture, Sink};
+use crate::wire::attr;
 
 /// When a batch of messages for one topic is sent: as soon as it holds `max_messages`, or
 /// `max_bytes`, or its first message has waited `max_delay`.
@@ -35,9 +36,9 @@ impl Default for BatchSettings {
     }
 }
 
-/// Publishes to Pub/Sub topics (a [`PublishBackend`]). Cloning shares the batches.
+/// The sink publishing to Pub/Sub topics (a [`Sink`]). Cloning shares the batches.
 #[derive(Clone, Debug)]
-pub struct PubSubPublisher {
+pub struct PubSubSink {
     gcp: Gcp,
     settings: BatchSettings,
     batchers: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Pending>>>>,
@@ -55,7 +56,7 @@ type Reply = oneshot::Receiver<Result<String, BackendError>>;
 /// The most message bytes one publish request carries (Pub/Sub takes 10 MB with the encoding).
 pub(super) const MAX_REQUEST_BYTES: usize = 9_000_000;
 
-impl PubSubPublisher {
+impl PubSubSink {
     pub(super) fn new(gcp: Gcp) -> Self {
         Self { gcp, settings: BatchSettings::default(), batchers: Arc::default() }
     }
@@ -75,7 +76,7 @@ impl PubSubPublisher {
         let (message, size) = pubsub_message(message)?;
         let (reply, result) = oneshot::channel();
         let mut pending = Pending { message, size, reply };
-        let path = self.gcp.topic_path(topic);
+        let path = self.gcp.layout.topic_path(topic);
         let mut batchers = self.batchers.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(sender) = batchers.get(&path) {
             match sender.send(pending) {
@@ -100,7 +101,7 @@ async fn reply(result: Result<Reply, BackendError>) -> Result<String, BackendErr
     result?.await.unwrap_or_else(|_| Err(stopped()))
 }
 
-impl PublishBackend for PubSubPublisher {
+impl Sink for PubSubSink {
     fn publish<'a>(&'a self, topic: &'a str, message: &'a WireMessage) -> BoxFuture<'a, Result<String, BackendError>> {
         Box::pin(async move { reply(self.enqueue(topic, message)).await })
     }

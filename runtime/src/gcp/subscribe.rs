@@ -13,11 +13,11 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::PubSubPublisher;
+use super::PubSubSink;
 use super::{Gcp, MAX_ACK_DEADLINE, call, deadline_secs, status_error};
-use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, PublishBackend, Source};
+use crate::backend::WireMessage;
+use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Sink, Source};
 use crate::backoff::Backoff;
-use crate::wire::WireMessage;
 
 /// How a [`PubSubSource`] pulls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +71,7 @@ struct Inner {
     wait: Duration,
     tasks: Vec<JoinHandle<()>>,
     /// Where [`Source::dead_letter`] publishes: a publisher and the full topic name.
-    dead_letters: Option<(PubSubPublisher, String)>,
+    dead_letters: Option<(PubSubSink, String)>,
 }
 
 /// What the source's tasks and its handle share.
@@ -104,7 +104,7 @@ const MAX_ACK_IDS: usize = 1000;
 
 impl PubSubSource {
     /// Streams from the subscriptions `ids` of `gcp`'s project (Hedwig names:
-    /// [`Gcp::consumer_source`]). Fails if one does not exist.
+    /// [`Gcp::source`]). Fails if one does not exist.
     pub async fn open(gcp: &Gcp, ids: &[String], settings: SubscribeSettings) -> Result<Self, BackendError> {
         Self::open_with_dead_letters(gcp, ids, settings, None).await
     }
@@ -117,7 +117,7 @@ impl PubSubSource {
         dead_letter_topic: Option<String>,
     ) -> Result<Self, BackendError> {
         let client = gcp.subscriber.clone();
-        let subscriptions: Vec<String> = ids.iter().map(|id| gcp.subscription_path(id)).collect();
+        let subscriptions: Vec<String> = ids.iter().map(|id| gcp.layout.subscription_path(id)).collect();
         for subscription in &subscriptions {
             let request = GetSubscriptionRequest { subscription: subscription.clone() };
             call("Pub/Sub GetSubscription", client.get_subscription(request, None), || not_found(subscription)).await?;
@@ -134,7 +134,7 @@ impl PubSubSource {
             .map(|index| tokio::spawn(pull(shared.clone(), index, sender.clone())))
             .collect();
         tasks.push(tokio::spawn(renew_leases(Arc::downgrade(&shared))));
-        let dead_letters = dead_letter_topic.map(|topic| (gcp.publisher(), topic));
+        let dead_letters = dead_letter_topic.map(|topic| (gcp.sink(), topic));
         let buffer = Mutex::new(buffer);
         Ok(Self { inner: Arc::new(Inner { shared, buffer, wait: settings.wait, tasks, dead_letters }) })
     }
@@ -253,7 +253,7 @@ impl Source for PubSubSource {
     }
 
     /// Publishes the message to the queue's dead-letter topic `hedwig-<QUEUE>-dlq`. Only
-    /// sources from [`Gcp::consumer_source`] know that topic.
+    /// sources from [`Gcp::source`] know that topic.
     fn dead_letter<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
             let Some((publisher, topic)) = &self.inner.dead_letters else {

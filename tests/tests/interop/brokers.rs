@@ -6,9 +6,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use owlpost::aws::{self, Aws};
-use owlpost::gcp::{self, ConsumedTopic, Gcp, SubscribeSettings};
-use owlpost::{Consumer, Encoding, Message, Outcome, Publisher, Received, Router};
+use owlpost::aws::Aws;
+use owlpost::gcp::{Gcp, SubscribeSettings};
+use owlpost::wire::Encoding;
+use owlpost::{Broker as _, ConsumedTopic, Consumer, Message, Outcome, Provisioning, Publisher, Received, Router};
 use serde_json::{Value, json};
 
 use crate::support::{aws_account, gcp_project, unique};
@@ -48,14 +49,14 @@ impl Setup {
         let (queue, client) = match broker {
             Broker::Sns => {
                 let aws = Aws::from_env(aws_account()).await;
-                let mut plan = aws::Provisioning::new(unique("IQ"));
-                plan.consumes.extend(topics);
+                let mut plan = Provisioning::new(unique("IQ"));
+                plan.consumes.extend(topics.map(ConsumedTopic::new));
                 aws.provision(&plan).await.expect("provisioning SNS/SQS");
                 (plan.queue, Client::Aws(Box::new(aws)))
             }
             Broker::PubSub => {
                 let gcp = Gcp::from_env(gcp_project()).await.unwrap();
-                let mut plan = gcp::Provisioning::new(unique("iq"));
+                let mut plan = Provisioning::new(unique("iq"));
                 plan.consumes.extend(topics.map(ConsumedTopic::new));
                 gcp.provision(&plan).await.expect("provisioning Pub/Sub");
                 (plan.queue, Client::Gcp(gcp))
@@ -73,8 +74,8 @@ impl Setup {
     /// owlpost's publisher, routing every message to its topic, in `encoding`.
     pub fn publisher(&self, encoding: Encoding) -> Publisher {
         let publisher = match &self.client {
-            Client::Aws(aws) => Publisher::new(PUBLISHER, aws.publisher()),
-            Client::Gcp(gcp) => Publisher::new(PUBLISHER, gcp.publisher()),
+            Client::Aws(aws) => Publisher::new(PUBLISHER, aws.sink()),
+            Client::Gcp(gcp) => Publisher::new(PUBLISHER, gcp.sink()),
         };
         self.routes
             .iter()
@@ -86,13 +87,13 @@ impl Setup {
     pub async fn consumer(&self, router: Router) -> Consumer {
         match &self.client {
             Client::Aws(aws) => {
-                let queue = aws.queue(&self.queue).await.unwrap().with_wait_time(Duration::from_secs(1));
+                let queue = aws.source(&self.queue).await.unwrap().with_wait_time(Duration::from_secs(1));
                 Consumer::new(queue, router)
             }
             Client::Gcp(gcp) => {
                 let consumes: Vec<_> = self.routes.iter().map(|(_, _, topic)| ConsumedTopic::new(topic)).collect();
                 let settings = SubscribeSettings { wait: Duration::from_secs(1), ..SubscribeSettings::default() };
-                Consumer::new(gcp.consumer_source(&self.queue, &consumes, settings).await.unwrap(), router)
+                Consumer::new(gcp.source(&self.queue, &consumes, settings).await.unwrap(), router)
             }
         }
     }

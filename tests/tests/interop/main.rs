@@ -17,8 +17,10 @@ mod brokers;
 mod others;
 mod peer;
 
-use owlpost::publish::now_millis;
-use owlpost::{Encoding, Outgoing, Router};
+use owlpost::wire::Encoding;
+use owlpost::{Outgoing, Router};
+
+use crate::support::now_millis;
 use owlpost_e2e::messages::*;
 use serde_json::{Value, json};
 

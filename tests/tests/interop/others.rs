@@ -2,8 +2,10 @@
 //! both majors of `user-created`, and a minor newer than this build) in both directions, ids
 //! that are not UUIDs, and what only hedwig-go and hedwig-rust send.
 
-use owlpost::publish::now_millis;
-use owlpost::{Encoding, Outgoing, Router};
+use owlpost::wire::Encoding;
+use owlpost::{Outgoing, Router};
+
+use crate::support::now_millis;
 use owlpost_e2e::messages::*;
 use serde_json::{Value, json};
 

@@ -161,3 +161,8 @@ pub fn install_tracer() {
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).unwrap();
     });
 }
+
+/// Milliseconds since the Unix epoch, now (to bracket a message's timestamp).
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

@@ -8,17 +8,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::backend::{BackendError, PublishBackend};
-use crate::message::{FORMAT_VERSION, IntoOutgoing, Message, Metadata, RESERVED_PREFIX};
+use super::message::{FORMAT_VERSION, IntoOutgoing, Message, Metadata, RESERVED_PREFIX};
+use super::naming::default_topic;
+use super::wire::{self, EncodeError, Encoding};
+use crate::backend::{BackendError, Sink, WireMessage};
 use crate::schema::{Schema, ValidationError, Version};
-use crate::wire::{self, EncodeError, Encoding, WireMessage};
 
 /// Publishes messages for one service: holds its name, a broker backend, the routing
 /// from (message type, major) to topic, and the encoding mode.
 #[derive(Clone)]
 pub struct Publisher {
     name: String,
-    backend: Arc<dyn PublishBackend>,
+    backend: Arc<dyn Sink>,
     routes: BTreeMap<(String, u32), String>,
     encoding: Encoding,
     default_headers: Option<Arc<DefaultHeaders>>,
@@ -142,7 +143,7 @@ impl PublishError {
 
 impl Publisher {
     /// A publisher for the service `name` sending through `backend`, in attributes encoding.
-    pub fn new(name: impl Into<String>, backend: impl PublishBackend) -> Self {
+    pub fn new(name: impl Into<String>, backend: impl Sink) -> Self {
         Self {
             name: name.into(),
             backend: Arc::new(backend),
@@ -347,12 +348,7 @@ fn dynamic_of<O: IntoOutgoing>(message: O) -> Result<DynamicMessage, PublishErro
     })
 }
 
-/// Hedwig's conventional topic for a message major: `<type>-v<major>`.
-pub fn default_topic(message_type: &str, major: u32) -> String {
-    format!("{message_type}-v{major}")
-}
-
 /// Milliseconds since the Unix epoch, now.
-pub fn now_millis() -> i64 {
+pub(crate) fn now_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::message::{FORMAT_VERSION, Metadata, RESERVED_PREFIX};
+use super::message::{FORMAT_VERSION, Metadata, RESERVED_PREFIX};
+use crate::backend::WireMessage;
 
 /// Attribute names of the attributes encoding.
 pub mod attr {
@@ -29,15 +30,6 @@ pub mod attr {
     pub const SCHEMA: &str = "hedwig_schema";
     /// Body encoding (`utf8` or `base64`); set by brokers' transports, not part of metadata.
     pub const ENCODING: &str = "hedwig_encoding";
-}
-
-/// A message as brokers carry it: body bytes plus string attributes.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct WireMessage {
-    /// The body.
-    pub body: Vec<u8>,
-    /// Attributes (SNS/SQS message attributes, Pub/Sub attributes), sorted by key.
-    pub attributes: BTreeMap<String, String>,
 }
 
 /// How metadata is carried on the wire.
