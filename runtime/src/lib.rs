@@ -36,8 +36,9 @@ pub use consume::{
     Processed, Router, Settlement, shutdown_signal,
 };
 pub use message::{IntoOutgoing, Message, Metadata, Outgoing, Received};
+pub use publish::default_topic;
 pub use publish::{DynamicMessage, PublishError, Published, Publisher};
-pub use schema::{Schema, SchemaError, ValidationError, Version};
+pub use schema::{Document, MajorSchema, Schema, SchemaError, SchemaUrl, ValidationError, Version};
 pub use wire::{Encoding, WireMessage};
 
 /// Includes the code `owlpost-codegen` generated into `OUT_DIR`.
@@ -64,5 +65,15 @@ pub mod __private {
     pub use serde_json;
     pub use uuid;
 
-    pub use std::sync::LazyLock;
+    /// Compiles the schema document `owlpost-codegen` embedded in generated code.
+    ///
+    /// # Panics
+    /// When the document does not compile; the code generator compiled the same text
+    /// at build time, so this cannot happen for generated code.
+    pub fn schema(file: &str, json: &str) -> crate::Schema {
+        match crate::Schema::from_json(file, json) {
+            Ok(schema) => schema,
+            Err(e) => panic!("owlpost: the schema embedded by owlpost-codegen does not compile (a bug): {e}"),
+        }
+    }
 }

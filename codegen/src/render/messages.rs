@@ -8,7 +8,8 @@ use crate::naming::ident;
 
 /// `schema()`: the document, compiled once on first use.
 pub fn schema(model: &Model) -> TokenStream {
-    let (json, file, root) = (&model.schema_json, &model.file_name, &model.root);
+    let (file, root) = (&model.file_name, &model.root);
+    let json = model.schema.document().value.to_string();
     let doc = format!(" The compiled schema document `{file}` (root `{root}`), compiled on first use.");
     quote! {
         /// The root URL of the schema these messages were generated from.
@@ -16,8 +17,8 @@ pub fn schema(model: &Model) -> TokenStream {
 
         #[doc = #doc]
         pub fn schema() -> &'static ::owlpost::Schema {
-            static SCHEMA: ::owlpost::__private::LazyLock<::owlpost::Schema> =
-                ::owlpost::__private::LazyLock::new(|| ::owlpost::Schema::from_generated(#file, #json));
+            static SCHEMA: ::std::sync::LazyLock<::owlpost::Schema> =
+                ::std::sync::LazyLock::new(|| ::owlpost::__private::schema(#file, #json));
             &SCHEMA
         }
     }
@@ -31,7 +32,7 @@ pub fn message(message: &MessageDef) -> TokenStream {
     let impls = message.majors.iter().map(|major| {
         let ty = ident(&major.type_name);
         let (number, minor) = (major.major, major.latest.minor);
-        let topic = owlpost::publish::default_topic(message_type, number);
+        let topic = &major.topic;
         quote! {
             impl ::owlpost::Message for #ty {
                 const MESSAGE_TYPE: &'static str = #message_type;

@@ -12,26 +12,25 @@ pub use crate_docs::crate_docs;
 
 use crate::error::Result;
 use crate::model::Model;
-use crate::parse::SchemaFile;
 
 /// Every item of the generated file, in a fixed order: schema, types, then per message
 /// type (sorted) its `Message` impls, publish function and handler trait.
-pub fn render(file: &SchemaFile, model: &Model) -> Result<syn::File> {
+pub fn render(model: &Model) -> Result<syn::File> {
     let mut items: syn::File = syn::parse_quote!();
     items.items.extend(parse(messages::schema(model)));
-    items.items.extend(types::render(file, model)?);
+    items.items.extend(types::render(model)?);
     for message in &model.messages {
         items.items.extend(parse(messages::message(message)));
         items.items.extend(parse(publish::render(message)));
         items.items.extend(parse(consume::render(message)));
     }
-    check_unique(file, &items)?;
+    check_unique(model, &items)?;
     Ok(items)
 }
 
 /// Two items of one name would not compile: report it as a schema problem instead (typify
 /// names nested types after their parents, which can meet a definition's name).
-fn check_unique(file: &SchemaFile, items: &syn::File) -> Result<()> {
+fn check_unique(model: &Model, items: &syn::File) -> Result<()> {
     let mut seen = std::collections::BTreeSet::new();
     for item in &items.items {
         let ident = match item {
@@ -46,7 +45,8 @@ fn check_unique(file: &SchemaFile, items: &syn::File) -> Result<()> {
         };
         if !seen.insert(ident.to_string()) {
             return Err(crate::Error::NameCollision {
-                path: file.path.clone(),
+                path: model.path.clone(),
+                pointer: String::new(),
                 name: ident.to_string(),
                 first: "a generated item".into(),
                 second: "another generated item (a nested type named like a definition or message?)".into(),

@@ -10,17 +10,16 @@ use syn::visit_mut::{self, VisitMut};
 use typify::{TypeSpace, TypeSpaceSettings};
 
 use crate::error::Result;
-use crate::model::{Model, unsupported};
+use crate::model::Model;
 use crate::normalize::typify_inputs;
-use crate::parse::SchemaFile;
 
 /// Crates typify-generated code names by absolute path, all re-exported by the runtime.
 const REEXPORTED: &[&str] = &["serde", "serde_json", "regress", "chrono", "uuid"];
 const PRIVATE: &str = "::owlpost::__private";
 
 /// The type definitions for every message major and definition of `model`.
-pub fn render(file: &SchemaFile, model: &Model) -> Result<Vec<syn::Item>> {
-    let inputs = typify_inputs(file, model)?;
+pub fn render(model: &Model) -> Result<Vec<syn::Item>> {
+    let inputs = typify_inputs(model)?;
     let generated = catch_unwind(AssertUnwindSafe(|| -> std::result::Result<TokenStream, String> {
         let mut settings = TypeSpaceSettings::default();
         // Sorted maps: deterministic serialization, like the rest of the output.
@@ -31,19 +30,19 @@ pub fn render(file: &SchemaFile, model: &Model) -> Result<Vec<syn::Item>> {
     }));
     let tokens = match generated {
         Ok(Ok(tokens)) => tokens,
-        Ok(Err(reason)) => return Err(unsupported(file, "", &format!("type generation failed: {reason}"))),
-        Err(_) => return Err(unsupported(file, "", "the type generator (typify) panicked on this schema")),
+        Ok(Err(reason)) => return Err(model.unsupported("", &format!("type generation failed: {reason}"))),
+        Err(_) => return Err(model.unsupported("", "the type generator (typify) panicked on this schema")),
     };
     let mut items: syn::File = syn::parse2(tokens)
-        .map_err(|e| unsupported(file, "", &format!("type generator produced invalid Rust: {e}")))?;
+        .map_err(|e| model.unsupported("", &format!("type generator produced invalid Rust: {e}")))?;
     ThroughRuntime.visit_file_mut(&mut items);
-    check_names(file, model, &items)?;
+    check_names(model, &items)?;
     Ok(items.items)
 }
 
 /// Every payload and definition type must exist under the name the rest of the generated
 /// code uses (typify renames what it does not like).
-fn check_names(file: &SchemaFile, model: &Model, items: &syn::File) -> Result<()> {
+fn check_names(model: &Model, items: &syn::File) -> Result<()> {
     let defined: std::collections::BTreeSet<String> = items
         .items
         .iter()
@@ -61,7 +60,7 @@ fn check_names(file: &SchemaFile, model: &Model, items: &syn::File) -> Result<()
         .chain(model.definitions.iter().map(|d| (&d.type_name, &d.pointer)));
     for (name, pointer) in expected {
         if !defined.contains(name) {
-            return Err(unsupported(file, pointer, &format!("the type generator did not name this type `{name}`")));
+            return Err(model.unsupported(pointer, &format!("the type generator did not name this type `{name}`")));
         }
     }
     Ok(())
