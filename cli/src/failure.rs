@@ -36,10 +36,6 @@ impl fmt::Display for Failure {
 
 impl From<owlpost_codegen::Error> for Failure {
     fn from(error: owlpost_codegen::Error) -> Self {
-        // Schema errors list their problems on the lines after the first.
-        let text = error.to_string();
-        let mut lines = text.lines();
-        let summary = lines.next().unwrap_or_default().to_owned();
-        Failure::new(summary).details(lines.map(str::trim))
+        Failure::new(error.summary()).details(error.details())
     }
 }

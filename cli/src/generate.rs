@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 
 use heck::ToKebabCase;
-use owlpost::default_topic;
 use owlpost_codegen::model::Model;
 use serde::Serialize;
 
@@ -93,7 +92,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         return Err(Failure::new(format!("invalid crate name {name:?}"))
             .details(["a crate name starts with a letter and holds letters, digits, `-` and `_`; pass --name"]));
     }
-    let lib = owlpost_codegen::generate_crate_root(&file, &model, &name)?;
+    let lib = owlpost_codegen::generate_crate_root(&model, &name)?;
     let data = crate_data(&model, &name, args)?;
     let files = [
         ("Cargo.toml".to_owned(), templates::render("crate/Cargo.toml", &data)?),
@@ -136,7 +135,7 @@ fn crate_data(model: &Model, name: &str, args: &Args) -> Result<CrateData, Failu
                     major: major.major,
                     latest: major.latest.to_string(),
                     type_name: major.type_name.clone(),
-                    topic: default_topic(&message.message_type, major.major),
+                    topic: major.topic.clone(),
                     description: major.description.clone().unwrap_or_default().replace('\n', " "),
                 })
                 .collect(),

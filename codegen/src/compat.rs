@@ -24,8 +24,10 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use owlpost::schema::{Document, MajorSchema, escape_pointer, local_pointer, resolve_pointer};
+use owlpost::{Document, MajorSchema};
 use serde_json::Value;
+
+use crate::pointer;
 
 /// How a change affects services running other minors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -80,7 +82,7 @@ pub fn compare(old: &Document, new: &Document) -> Vec<Change> {
     let mut changes = Vec::new();
     let types: BTreeSet<&String> = old.messages.keys().chain(new.messages.keys()).collect();
     for message_type in types {
-        let pointer = format!("/schemas/{}", escape_pointer(message_type));
+        let pointer = pointer::message(message_type);
         let (Some(old_majors), Some(new_majors)) = (old.messages.get(message_type), new.messages.get(message_type))
         else {
             let (verdict, reason) = if new.messages.contains_key(message_type) {
@@ -118,14 +120,7 @@ fn compare_major(
     pointer: &str,
     changes: &mut Vec<Change>,
 ) {
-    let mut walk = Walk {
-        old: &old.value,
-        new: &new.value,
-        old_root: &old.root,
-        new_root: &new.root,
-        seen: BTreeSet::new(),
-        changes: Vec::new(),
-    };
+    let mut walk = Walk { old, new, seen: BTreeSet::new(), changes: Vec::new() };
     walk.schema(&before.schema, &after.schema, pointer);
     let found = std::mem::take(&mut walk.changes);
     let (from, to) = (before.latest, after.latest);
@@ -214,10 +209,8 @@ const LOWER_BOUNDS: &[&str] = &["minimum", "minLength", "minItems", "minProperti
 const UPPER_BOUNDS: &[&str] = &["maximum", "maxLength", "maxItems", "maxProperties"];
 
 struct Walk<'a> {
-    old: &'a Value,
-    new: &'a Value,
-    old_root: &'a str,
-    new_root: &'a str,
+    old: &'a Document,
+    new: &'a Document,
     /// `$ref` pairs already compared (recursive definitions end here).
     seen: BTreeSet<(String, String)>,
     changes: Vec<Change>,
@@ -240,19 +233,8 @@ impl<'a> Walk<'a> {
         self.push(pointer, Verdict::Compatible, reason);
     }
 
-    /// Follows a `$ref` (on one side), returning the schema and the target pointer.
-    fn resolve(&self, schema: &'a Value, new_side: bool) -> (&'a Value, Option<String>) {
-        let (doc, root) = if new_side { (self.new, self.new_root) } else { (self.old, self.old_root) };
-        let mut current = schema;
-        let mut target = None;
-        for _ in 0..32 {
-            let Some(reference) = current.get("$ref").and_then(Value::as_str) else { break };
-            let Ok(pointer) = local_pointer(reference, root) else { break };
-            let Some(next) = resolve_pointer(doc, pointer) else { break };
-            target = Some(pointer.to_owned());
-            current = next;
-        }
-        (current, target)
+    fn side(&self, new_side: bool) -> &'a Document {
+        if new_side { self.new } else { self.old }
     }
 
     /// A value with its `$ref`s replaced by their targets (a few levels deep), to compare
@@ -260,14 +242,9 @@ impl<'a> Walk<'a> {
     fn expand(&self, value: &Value, new_side: bool, depth: usize) -> Value {
         match value {
             Value::Object(map) if map.contains_key("$ref") && depth < 8 => {
-                let (doc, root) = if new_side { (self.new, self.new_root) } else { (self.old, self.old_root) };
-                let target = map
-                    .get("$ref")
-                    .and_then(Value::as_str)
-                    .and_then(|r| local_pointer(r, root).ok())
-                    .and_then(|p| resolve_pointer(doc, p));
+                let target = map.get("$ref").and_then(Value::as_str).and_then(|r| self.side(new_side).resolve_ref(r));
                 match target {
-                    Some(target) => self.expand(target, new_side, depth + 1),
+                    Some((_, target)) => self.expand(target, new_side, depth + 1),
                     None => value.clone(),
                 }
             }
@@ -280,11 +257,11 @@ impl<'a> Walk<'a> {
     }
 
     fn schema(&mut self, old: &'a Value, new: &'a Value, pointer: &str) {
-        let (old, old_target) = self.resolve(old, false);
-        let (new, new_target) = self.resolve(new, true);
+        let (old, old_target) = self.old.follow_refs(old);
+        let (new, new_target) = self.new.follow_refs(new);
         // Only a pair of references can recur; an inline side always ends.
         if let (Some(old_target), Some(new_target)) = (old_target, new_target)
-            && !self.seen.insert((old_target, new_target))
+            && !self.seen.insert((old_target.to_owned(), new_target.to_owned()))
         {
             return;
         }
@@ -341,7 +318,7 @@ impl<'a> Walk<'a> {
                 continue;
             }
             self.narrow(
-                format!("{pointer}/{}", escape_pointer(key)),
+                pointer::join(pointer, key),
                 format!("`{key}` changed: owlpost cannot tell whether this is compatible, so it counts as breaking"),
             );
         }
@@ -386,14 +363,14 @@ impl<'a> Walk<'a> {
         let new_required = string_set(new.get("required"));
         let closed = old.get("additionalProperties");
         for (name, schema) in old_props {
-            let at = format!("{pointer}/properties/{}", escape_pointer(name));
+            let at = pointer::join(&format!("{pointer}/properties"), name);
             match new_props.get(name) {
                 Some(after) => self.schema(schema, after, &at),
                 None => self.narrow(at, format!("property `{name}` removed")),
             }
         }
         for name in new_props.keys().filter(|name| !old_props.contains_key(*name)) {
-            let at = format!("{pointer}/properties/{}", escape_pointer(name));
+            let at = pointer::join(&format!("{pointer}/properties"), name);
             if new_required.contains(name) {
                 self.narrow(at, format!("required property `{name}` added: messages of older minors lack it"));
             } else if closed == Some(&Value::Bool(false)) {

@@ -4,39 +4,25 @@
 //! otherwise a value is built from `type`, `format`, `pattern` and the bounds. Callers
 //! validate the result before showing it as valid (a schema can be too clever for this).
 
-use owlpost::schema::{local_pointer, resolve_pointer};
+use owlpost::Document;
 use regex_syntax::hir::{Class, Hir, HirKind};
 use serde_json::{Map, Value, json};
 
-/// Builds example data for `schema`, resolving `$ref`s in `document` (whose root URL is
-/// `root`).
-pub fn payload(document: &Value, root: &str, schema: &Value) -> Value {
-    Builder { document, root }.value(schema, 0)
+/// Builds example data for `schema`, resolving `$ref`s in `document`.
+pub fn payload(document: &Document, schema: &Value) -> Value {
+    Builder { document }.value(schema, 0)
 }
 
 /// Counts and lengths taken from the schema are capped: an example stays small.
 const MAX_REPEAT: usize = 64;
 
 struct Builder<'a> {
-    document: &'a Value,
-    root: &'a str,
+    document: &'a Document,
 }
 
 impl<'a> Builder<'a> {
-    fn resolve(&self, mut schema: &'a Value) -> &'a Value {
-        for _ in 0..32 {
-            let Some(reference) = schema.get("$ref").and_then(Value::as_str) else { break };
-            let Some(target) = local_pointer(reference, self.root).ok().and_then(|p| resolve_pointer(self.document, p))
-            else {
-                break;
-            };
-            schema = target;
-        }
-        schema
-    }
-
     fn value(&self, schema: &'a Value, depth: usize) -> Value {
-        let schema = self.resolve(schema);
+        let (schema, _) = self.document.follow_refs(schema);
         let Some(map) = schema.as_object() else { return Value::Null };
         if depth > 8 {
             return Value::Null;
@@ -233,11 +219,12 @@ mod tests {
 
     #[test]
     fn bounds_are_respected() {
+        let document = Document { root: String::new(), messages: Default::default(), value: json!({}) };
         let schema = json!({"type": "integer", "minimum": 5, "exclusiveMinimum": true, "multipleOf": 4});
-        assert_eq!(payload(&schema, "", &schema), json!(8));
+        assert_eq!(payload(&document, &schema), json!(8));
         let schema = json!({"type": "string", "minLength": 10, "maxLength": 12});
-        assert_eq!(payload(&schema, "", &schema).as_str().unwrap().len(), 10);
+        assert_eq!(payload(&document, &schema).as_str().unwrap().len(), 10);
         let schema = json!({"type": ["null", "number"], "maximum": -3});
-        assert_eq!(payload(&schema, "", &schema), json!(-3.0));
+        assert_eq!(payload(&document, &schema), json!(-3.0));
     }
 }

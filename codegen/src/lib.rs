@@ -30,11 +30,12 @@ pub mod naming;
 mod normalize;
 mod output;
 pub mod parse;
+mod pointer;
 mod render;
 
 use std::path::{Path, PathBuf};
 
-pub use error::{Error, Result};
+pub use error::{Error, Problem, Result};
 
 /// The file name `compile` writes by default (what `owlpost::include_messages!()` includes).
 pub const DEFAULT_FILE_NAME: &str = "owlpost_messages";
@@ -47,24 +48,24 @@ pub fn generate(path: impl AsRef<Path>) -> Result<String> {
 /// Generates the Rust source for an already-read schema file.
 pub fn generate_file(file: &parse::SchemaFile) -> Result<String> {
     let model = model::Model::build(file)?;
-    let items = render::render(file, &model)?;
-    Ok(output::format(&items, &file.name))
+    let items = render::render(&model)?;
+    Ok(output::format(&items, &model.file_name))
 }
 
-/// Generates the `src/lib.rs` of a standalone crate named `crate_name` for a schema file
-/// and its model: the generated code under crate docs with a tested publishing example.
-pub fn generate_crate_root(file: &parse::SchemaFile, model: &model::Model, crate_name: &str) -> Result<String> {
-    let mut items = render::render(file, model)?;
+/// Generates the `src/lib.rs` of a standalone crate named `crate_name` for a schema
+/// file's model: the generated code under crate docs with a tested publishing example.
+pub fn generate_crate_root(model: &model::Model, crate_name: &str) -> Result<String> {
+    let mut items = render::render(model)?;
     items.attrs = render::crate_docs(model, crate_name);
-    Ok(output::format(&items, &file.name))
+    Ok(output::format(&items, &model.file_name))
 }
 
 /// Compares two versions of a schema file ([`compat`] lists the rules): every change
 /// with its JSON pointer and verdict.
 pub fn compare_files(old: impl AsRef<Path>, new: impl AsRef<Path>) -> Result<Vec<compat::Change>> {
-    let document = |path: &Path| -> Result<owlpost::schema::Document> {
+    let document = |path: &Path| -> Result<owlpost::Document> {
         let file = parse::read(path)?;
-        Ok(owlpost::schema::Document::parse(&path.display().to_string(), file.value)?)
+        Ok(owlpost::Document::parse(&path.display().to_string(), file.value)?)
     };
     Ok(compat::compare(&document(old.as_ref())?, &document(new.as_ref())?))
 }

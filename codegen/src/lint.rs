@@ -12,11 +12,12 @@
 use std::fmt;
 use std::path::Path;
 
-use owlpost::schema::{Version, escape_pointer};
+use owlpost::Version;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::parse;
+use crate::model::definition_schemas;
+use crate::{parse, pointer};
 
 /// How serious a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -64,32 +65,17 @@ pub fn check(path: &Path) -> Vec<Diagnostic> {
     };
     let file = match parse::read(path) {
         Ok(file) => file,
-        Err(Error::Json { source, .. }) => {
-            return vec![diagnostic(Severity::Error, "", format!("not valid JSON: {source}"))];
-        }
-        Err(Error::Read { source, .. }) => {
-            return vec![diagnostic(Severity::Error, "", format!("cannot read: {source}"))];
-        }
-        Err(other) => return vec![diagnostic(Severity::Error, "", other.to_string())],
+        Err(error) => return errors(&error, diagnostic),
     };
     let mut found = match crate::generate_file(&file) {
         Ok(_) => Vec::new(),
-        Err(Error::Schema(error)) => {
-            error.problems.into_iter().map(|p| diagnostic(Severity::Error, &p.pointer, p.reason)).collect()
-        }
-        Err(Error::Unsupported { pointer, reason, .. }) => vec![diagnostic(Severity::Error, &pointer, reason)],
-        Err(other) => {
-            // The message starts with the file name; the diagnostic already says it.
-            let text = other.to_string();
-            let reason = text.strip_prefix(&format!("{label}: ")).unwrap_or(&text).to_owned();
-            vec![diagnostic(Severity::Error, "", reason)]
-        }
+        Err(error) => errors(&error, diagnostic),
     };
     let mut warn = |pointer: String, reason: String| found.push(diagnostic(Severity::Warning, &pointer, reason));
     if let Some(types) = file.value.get("schemas").and_then(Value::as_object) {
         for (message_type, majors) in types {
             for (key, schema) in majors.as_object().into_iter().flatten() {
-                let pointer = format!("/schemas/{}/{}", escape_pointer(message_type), escape_pointer(key));
+                let pointer = pointer::join(&pointer::message(message_type), key);
                 if schema.get("description").is_none() {
                     warn(pointer.clone(), format!("`{message_type}` {key} has no `description`"));
                 }
@@ -98,25 +84,19 @@ pub fn check(path: &Path) -> Vec<Diagnostic> {
             }
         }
     }
-    if let Some(definitions) = file.value.get("definitions").and_then(Value::as_object) {
-        for (name, entry) in definitions {
-            let pointer = format!("/definitions/{}", escape_pointer(name));
-            let versions = entry.as_object().filter(|m| !m.is_empty() && m.keys().all(|k| Version::parse(k).is_some()));
-            let schemas: Vec<(String, &Value)> = match versions {
-                Some(versions) => {
-                    versions.iter().map(|(k, v)| (format!("{pointer}/{}", escape_pointer(k)), v)).collect()
-                }
-                None => vec![(pointer, entry)],
-            };
-            for (pointer, schema) in schemas {
-                if schema.get("description").is_none() && schema.get("$ref").is_none() {
-                    warn(pointer.clone(), format!("definition `{name}` has no `description`"));
-                }
-                walk(schema, &pointer, &mut warn);
-            }
+    for definition in definition_schemas(&file.value).into_iter().flatten() {
+        let (name, schema) = (definition.name, definition.schema);
+        if schema.get("description").is_none() && schema.get("$ref").is_none() {
+            warn(definition.pointer.clone(), format!("definition `{name}` has no `description`"));
         }
+        walk(schema, &definition.pointer, &mut warn);
     }
     found
+}
+
+/// An error of the build as diagnostics, one per problem.
+fn errors(error: &Error, diagnostic: impl Fn(Severity, &str, String) -> Diagnostic) -> Vec<Diagnostic> {
+    error.problems().into_iter().map(|p| diagnostic(Severity::Error, &p.pointer, p.reason)).collect()
 }
 
 /// Properties without a description and objects without `additionalProperties`, nested
@@ -136,7 +116,7 @@ fn walk(schema: &Value, pointer: &str, warn: &mut impl FnMut(String, String)) {
     }
     if let Some(properties) = map.get("properties").and_then(Value::as_object) {
         for (name, property) in properties {
-            let pointer = format!("{pointer}/properties/{}", escape_pointer(name));
+            let pointer = pointer::join(&format!("{pointer}/properties"), name);
             if property.get("description").is_none() && property.get("$ref").is_none() {
                 warn(pointer.clone(), format!("property `{name}` has no `description`"));
             }

@@ -1,18 +1,19 @@
 //! Step 2: the checked model of a schema file: message types, their majors and
-//! `x-version`s, descriptions, definitions, and the Rust names they get. No tokens here.
+//! `x-version`s, topics, descriptions, definitions, and the Rust names they get. No tokens here.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use owlpost::schema::{Document, Schema, Version, escape_pointer};
+use owlpost::{Document, Schema, Version};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::naming::{self, MessageNames};
 use crate::parse::SchemaFile;
+use crate::pointer;
 
 /// Everything the renderer needs to know about one schema file.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Model {
     /// The file, as given.
     pub path: PathBuf,
@@ -22,8 +23,9 @@ pub struct Model {
     pub root: String,
     /// The document's own `description`.
     pub description: Option<String>,
-    /// The whole document as compact JSON, embedded in generated code.
-    pub schema_json: String,
+    /// The document, compiled exactly as the runtime compiles it (and embeds it in
+    /// generated code).
+    pub schema: Schema,
     /// Message types, sorted by name.
     pub messages: Vec<MessageDef>,
     /// Definitions, sorted by pointer.
@@ -54,6 +56,8 @@ pub struct MajorDef {
     pub type_name: String,
     /// Handler method name, e.g. `user_created_v1`.
     pub method: String,
+    /// The topic it is published on by default ([`owlpost::default_topic`]: `user-created-v1`).
+    pub topic: String,
     /// JSON pointer of its schema (`/schemas/user-created/1.*`).
     pub pointer: String,
     /// Its schema object.
@@ -76,18 +80,17 @@ impl Model {
     /// everything in it.
     pub fn build(file: &SchemaFile) -> Result<Self> {
         let label = file.path.display().to_string();
-        let document = Document::parse(&label, file.value.clone())?;
         // Compile it exactly as the runtime will, so that generated code never meets a
         // schema the validator rejects.
-        let schema = Schema::compile(document, &label)?;
+        let schema = Schema::compile(Document::parse(&label, file.value.clone())?, &label)?;
         let document = schema.document();
-        let mut names = Names { path: file.path.clone(), taken: BTreeMap::new() };
+        let mut names = Names { path: &file.path, taken: BTreeMap::new() };
         let mut messages = Vec::new();
         for (message_type, majors) in &document.messages {
-            let pointer = format!("/schemas/{}", escape_pointer(message_type));
+            let pointer = pointer::message(message_type);
             if !naming::is_nameable(message_type) {
-                return Err(unsupported(
-                    file,
+                return Err(Error::unsupported(
+                    &file.path,
                     &pointer,
                     "the message type has no letters or digits to name Rust items after",
                 ));
@@ -95,79 +98,111 @@ impl Model {
             let type_names = MessageNames::new(message_type);
             let origin = format!("message type `{message_type}`");
             for name in [&type_names.marker, &type_names.handler, &type_names.publish, &type_names.register] {
-                names.claim(name, &origin)?;
+                names.claim(name, &origin, &pointer)?;
             }
             let majors = majors
                 .iter()
                 .map(|(major, declared)| {
                     let type_name = naming::payload_type(message_type, *major);
-                    names.claim(&type_name, &format!("`{message_type}` major {major}"))?;
+                    names.claim(&type_name, &format!("`{message_type}` major {major}"), &declared.pointer)?;
                     Ok(MajorDef {
                         major: *major,
                         latest: declared.latest,
                         description: description(&declared.schema),
                         method: naming::handler_method(message_type, *major),
+                        topic: owlpost::default_topic(message_type, *major),
                         type_name,
-                        pointer: format!("{pointer}/{major}.*"),
+                        pointer: declared.pointer.clone(),
                         schema: declared.schema.clone(),
                     })
                 })
                 .collect::<Result<_>>()?;
             messages.push(MessageDef { message_type: message_type.clone(), names: type_names, majors });
         }
-        let definitions = definitions(file, &document.value, &mut names)?;
+        let definitions = definitions(&document.value, &mut names)?;
         Ok(Self {
             path: file.path.clone(),
             file_name: file.name.clone(),
             root: document.root.clone(),
             description: description(&document.value),
-            schema_json: document.value.to_string(),
             messages,
             definitions,
+            schema,
         })
     }
 }
 
-/// `definitions` is a map of name → version → schema (Hedwig's layout); a name whose
-/// keys are not all versions is taken as a schema itself.
-fn definitions(file: &SchemaFile, document: &Value, names: &mut Names) -> Result<Vec<Definition>> {
-    let Some(definitions) = document.get("definitions") else { return Ok(Vec::new()) };
-    let Some(definitions) = definitions.as_object() else {
-        return Err(unsupported(file, "/definitions", "`definitions` must be an object"));
-    };
+impl Model {
+    /// An [`Error::Unsupported`] at `pointer` in this model's file.
+    pub fn unsupported(&self, pointer: &str, reason: &str) -> Error {
+        Error::unsupported(&self.path, pointer, reason)
+    }
+}
+
+/// One schema under `definitions`.
+pub(crate) struct DefinitionSchema<'a> {
+    /// The definition's name.
+    pub name: &'a str,
+    /// Its version and version key, for a schema at `definitions.<name>.<version>`.
+    pub version: Option<(Version, &'a str)>,
+    /// JSON pointer of the schema.
+    pub pointer: String,
+    /// The schema.
+    pub schema: &'a Value,
+}
+
+/// The one reader of Hedwig's `definitions` layout: a map of name → version → schema,
+/// where a name whose keys are not all versions is taken as a schema itself. `None` when
+/// `definitions` is not an object.
+pub(crate) fn definition_schemas(document: &Value) -> Option<Vec<DefinitionSchema<'_>>> {
+    let Some(definitions) = document.get("definitions") else { return Some(Vec::new()) };
     let mut out = Vec::new();
-    for (name, entry) in definitions {
-        let pointer = format!("/definitions/{}", escape_pointer(name));
-        if !naming::is_nameable(name) {
-            return Err(unsupported(
-                file,
-                &pointer,
-                "the definition name has no letters or digits to name a Rust type after",
-            ));
-        }
+    for (name, entry) in definitions.as_object()? {
+        let pointer = pointer::join("/definitions", name);
         let versions: Option<Vec<(Version, &String, &Value)>> = entry
             .as_object()
             .filter(|m| !m.is_empty())
             .and_then(|m| m.iter().map(|(k, v)| Some((Version::parse(k)?, k, v))).collect());
         match versions {
-            Some(versions) => {
-                let all: Vec<Version> = versions.iter().map(|(v, _, _)| *v).collect();
-                for (version, key, schema) in versions {
-                    let type_name = naming::definition_type(name, version, &all);
-                    names.claim(&type_name, &format!("definition `{name}/{key}`"))?;
-                    out.push(Definition {
-                        pointer: format!("{pointer}/{}", escape_pointer(key)),
-                        type_name,
-                        schema: schema.clone(),
-                    });
-                }
-            }
-            None => {
-                let type_name = naming::definition_type(name, Version::new(0, 0), &[Version::new(0, 0)]);
-                names.claim(&type_name, &format!("definition `{name}`"))?;
-                out.push(Definition { pointer, type_name, schema: entry.clone() });
-            }
+            Some(versions) => out.extend(versions.into_iter().map(|(version, key, schema)| DefinitionSchema {
+                name,
+                version: Some((version, key.as_str())),
+                pointer: pointer::join(&pointer, key),
+                schema,
+            })),
+            None => out.push(DefinitionSchema { name, version: None, pointer, schema: entry }),
         }
+    }
+    Some(out)
+}
+
+/// The definitions, named.
+fn definitions(document: &Value, names: &mut Names) -> Result<Vec<Definition>> {
+    let schemas = definition_schemas(document)
+        .ok_or_else(|| Error::unsupported(names.path, "/definitions", "`definitions` must be an object"))?;
+    let mut out = Vec::new();
+    for entry in &schemas {
+        let name = entry.name;
+        if !naming::is_nameable(name) {
+            return Err(Error::unsupported(
+                names.path,
+                &pointer::join("/definitions", name),
+                "the definition name has no letters or digits to name a Rust type after",
+            ));
+        }
+        let (type_name, origin) = match entry.version {
+            Some((version, key)) => {
+                let all: Vec<Version> =
+                    schemas.iter().filter(|e| e.name == name).filter_map(|e| Some(e.version?.0)).collect();
+                (naming::definition_type(name, version, &all), format!("definition `{name}/{key}`"))
+            }
+            None => (
+                naming::definition_type(name, Version::new(0, 0), &[Version::new(0, 0)]),
+                format!("definition `{name}`"),
+            ),
+        };
+        names.claim(&type_name, &origin, &entry.pointer)?;
+        out.push(Definition { pointer: entry.pointer.clone(), type_name, schema: entry.schema.clone() });
     }
     Ok(out)
 }
@@ -176,28 +211,26 @@ fn description(schema: &Value) -> Option<String> {
     schema.get("description").and_then(Value::as_str).map(str::to_owned)
 }
 
-pub(crate) fn unsupported(file: &SchemaFile, pointer: &str, reason: &str) -> Error {
-    Error::Unsupported { path: file.path.clone(), pointer: pointer.to_owned(), reason: reason.to_owned() }
-}
-
 /// The Rust names claimed so far, to report collisions.
-struct Names {
-    path: PathBuf,
+struct Names<'a> {
+    path: &'a Path,
     taken: BTreeMap<String, String>,
 }
 
-impl Names {
-    fn claim(&mut self, name: &str, origin: &str) -> Result<()> {
+impl Names<'_> {
+    /// Claims `name` for `origin`, found at `pointer`.
+    fn claim(&mut self, name: &str, origin: &str, pointer: &str) -> Result<()> {
         if !naming::is_identifier(name) {
-            return Err(Error::Unsupported {
-                path: self.path.clone(),
-                pointer: String::new(),
-                reason: format!("{origin} gives `{name}`, which is not a Rust identifier"),
-            });
+            return Err(Error::unsupported(
+                self.path,
+                pointer,
+                &format!("{origin} gives `{name}`, which is not a Rust identifier"),
+            ));
         }
         match self.taken.get(name) {
             Some(first) => Err(Error::NameCollision {
-                path: self.path.clone(),
+                path: self.path.to_owned(),
+                pointer: pointer.to_owned(),
                 name: name.to_owned(),
                 first: first.clone(),
                 second: origin.to_owned(),

@@ -8,12 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use owlpost::schema::{escape_pointer, local_pointer};
 use serde_json::{Map, Value};
 
 use crate::error::Result;
-use crate::model::{Model, unsupported};
-use crate::parse::SchemaFile;
+use crate::model::Model;
+use crate::pointer;
 
 /// Keywords whose value is one subschema.
 const SCHEMA_KEYWORDS: &[&str] = &["additionalProperties", "additionalItems", "not", "items"];
@@ -25,7 +24,7 @@ const SCHEMA_MAP_KEYWORDS: &[&str] = &["properties", "patternProperties", "defin
 const UNSUPPORTED: &[&str] = &["if", "then", "else", "$dynamicRef", "$recursiveRef", "unevaluatedProperties"];
 
 /// The named schemas to feed typify, in a deterministic order.
-pub fn typify_inputs(file: &SchemaFile, model: &Model) -> Result<Vec<(String, schemars::schema::Schema)>> {
+pub fn typify_inputs(model: &Model) -> Result<Vec<(String, schemars::schema::Schema)>> {
     let mut targets: BTreeMap<String, String> = BTreeMap::new();
     for message in &model.messages {
         for major in &message.majors {
@@ -35,7 +34,7 @@ pub fn typify_inputs(file: &SchemaFile, model: &Model) -> Result<Vec<(String, sc
     for definition in &model.definitions {
         targets.insert(definition.pointer.clone(), definition.type_name.clone());
     }
-    let normalizer = Normalizer { file, root: &model.root, targets: &targets };
+    let normalizer = Normalizer { model, targets: &targets };
     let named = model
         .messages
         .iter()
@@ -45,15 +44,14 @@ pub fn typify_inputs(file: &SchemaFile, model: &Model) -> Result<Vec<(String, sc
         .map(|(name, pointer, schema)| {
             let schema = normalizer.schema(schema, pointer)?;
             let schema = serde_json::from_value(schema)
-                .map_err(|e| unsupported(file, pointer, &format!("not a schema the type generator can read: {e}")))?;
+                .map_err(|e| model.unsupported(pointer, &format!("not a schema the type generator can read: {e}")))?;
             Ok((name.clone(), schema))
         })
         .collect()
 }
 
 struct Normalizer<'a> {
-    file: &'a SchemaFile,
-    root: &'a str,
+    model: &'a Model,
     targets: &'a BTreeMap<String, String>,
 }
 
@@ -62,18 +60,16 @@ impl Normalizer<'_> {
         let Value::Object(map) = schema else {
             return match schema {
                 Value::Bool(_) => Ok(schema.clone()),
-                _ => Err(unsupported(self.file, pointer, "expected a schema object")),
+                _ => Err(self.model.unsupported(pointer, "expected a schema object")),
             };
         };
         let mut out = Map::new();
         for (key, value) in map {
-            let here = format!("{pointer}/{}", escape_pointer(key));
+            let here = pointer::join(pointer, key);
             if UNSUPPORTED.contains(&key.as_str()) {
-                return Err(unsupported(
-                    self.file,
-                    &here,
-                    &format!("`{key}` is not supported by owlpost's type generator"),
-                ));
+                return Err(self
+                    .model
+                    .unsupported(&here, &format!("`{key}` is not supported by owlpost's type generator")));
             }
             let value = match key.as_str() {
                 "$ref" => Value::String(self.reference(value, &here)?),
@@ -102,11 +98,8 @@ impl Normalizer<'_> {
         let mut out = Map::new();
         for (key, value) in map.as_object().into_iter().flatten() {
             // `dependencies` may also map to a list of property names.
-            let value = if value.is_array() {
-                value.clone()
-            } else {
-                self.schema(value, &format!("{pointer}/{}", escape_pointer(key)))?
-            };
+            let value =
+                if value.is_array() { value.clone() } else { self.schema(value, &pointer::join(pointer, key))? };
             out.insert(key.clone(), value);
         }
         Ok(Value::Object(out))
@@ -114,15 +107,16 @@ impl Normalizer<'_> {
 
     fn reference(&self, reference: &Value, pointer: &str) -> Result<String> {
         let text = reference.as_str().unwrap_or_default();
-        let target = local_pointer(text, self.root).map_err(|reason| unsupported(self.file, pointer, &reason))?;
-        match self.targets.get(target) {
+        // The document's check resolved every `$ref` already.
+        let target = self.model.schema.document().resolve_ref(text).map(|(target, _)| target);
+        match target.and_then(|target| self.targets.get(target)) {
             Some(type_name) => Ok(format!("#/definitions/{type_name}")),
-            None => Err(unsupported(
-                self.file,
+            None => Err(self.model.unsupported(
                 pointer,
                 &format!(
                     "`$ref` {text:?}: owlpost generates types for references to a whole definition \
-                     (`#/definitions/<name>/<version>`) or message schema (`#/schemas/<type>/<major>.*`), not to {target:?}"
+                     (`#/definitions/<name>/<version>`) or message schema (`#/schemas/<type>/<major>.*`), not to {:?}",
+                    target.unwrap_or_default()
                 ),
             )),
         }

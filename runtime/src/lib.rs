@@ -26,7 +26,7 @@ mod layout;
 pub mod memory;
 #[cfg(feature = "otel")]
 pub mod otel;
-pub mod schema;
+mod schema;
 pub mod testing;
 
 pub use backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Requeued, Sink, Source, WireMessage};
@@ -41,7 +41,7 @@ pub use hedwig::publish::{DynamicMessage, PublishError, Published, Publisher};
 pub use hedwig::router::Router;
 pub use hedwig::wire;
 pub use layout::{Broker, ConsumedTopic, Layout, Naming, Provisioning};
-pub use schema::{Schema, SchemaError, ValidationError, Version};
+pub use schema::{Document, MajorSchema, Schema, SchemaError, SchemaProblem, SchemaUrl, ValidationError, Version};
 
 /// Includes the code `owlpost-codegen` generated into `OUT_DIR`.
 ///
@@ -67,5 +67,15 @@ pub mod __private {
     pub use serde_json;
     pub use uuid;
 
-    pub use std::sync::LazyLock;
+    /// Compiles the schema document `owlpost-codegen` embedded in generated code.
+    ///
+    /// # Panics
+    /// When the document does not compile; the code generator compiled the same text
+    /// at build time, so this cannot happen for generated code.
+    pub fn schema(file: &str, json: &str) -> crate::Schema {
+        match crate::Schema::from_json(file, json) {
+            Ok(schema) => schema,
+            Err(e) => panic!("owlpost: the schema embedded by owlpost-codegen does not compile (a bug): {e}"),
+        }
+    }
 }

@@ -118,6 +118,8 @@ impl fmt::Display for SchemaError {
 pub struct MajorSchema {
     /// The latest version of this major, from `x-version`.
     pub latest: Version,
+    /// JSON pointer of the schema object (`/schemas/user-created/1.*`).
+    pub pointer: String,
     /// The schema object (`schemas.<type>.<major>.*`).
     pub schema: Value,
 }
@@ -176,7 +178,7 @@ impl Document {
                             ),
                             Some(major) => match check_x_version(major, schema) {
                                 Ok(latest) => {
-                                    parsed.insert(major, MajorSchema { latest, schema: schema.clone() });
+                                    parsed.insert(major, MajorSchema { latest, pointer, schema: schema.clone() });
                                 }
                                 Err((at_x_version, reason)) => {
                                     problem(if at_x_version { format!("{pointer}/x-version") } else { pointer }, reason)
@@ -196,6 +198,26 @@ impl Document {
         } else {
             Err(SchemaError { file: file.to_owned(), problems })
         }
+    }
+
+    /// What a `$ref` names in this document: the JSON pointer and the value there; `None`
+    /// when it points outside the document or at nothing.
+    pub fn resolve_ref<'a>(&'a self, reference: &'a str) -> Option<(&'a str, &'a Value)> {
+        let pointer = local_pointer(reference, &self.root).ok()?;
+        Some((pointer, resolve_pointer(&self.value, pointer)?))
+    }
+
+    /// Follows `schema`'s `$ref` chain (at most 32 steps, so cycles end) to the schema it
+    /// ends at, with the JSON pointer of that schema (`None` when `schema` is no `$ref`).
+    pub fn follow_refs<'a>(&'a self, mut schema: &'a Value) -> (&'a Value, Option<&'a str>) {
+        let mut target = None;
+        for _ in 0..32 {
+            let Some(reference) = schema.get("$ref").and_then(Value::as_str) else { break };
+            let Some((pointer, next)) = self.resolve_ref(reference) else { break };
+            target = Some(pointer);
+            schema = next;
+        }
+        (schema, target)
     }
 }
 
@@ -264,7 +286,7 @@ fn check_refs(doc: &Value, root: &str, node: &Value, pointer: &mut String, probl
 }
 
 /// The JSON pointer a `$ref` names inside the document rooted at `root`, or why it is not local.
-pub fn local_pointer<'r>(reference: &'r str, root: &str) -> Result<&'r str, String> {
+fn local_pointer<'r>(reference: &'r str, root: &str) -> Result<&'r str, String> {
     let (base, fragment) = reference.split_once('#').unwrap_or((reference, ""));
     if !base.is_empty() && base != root {
         return Err(format!(
@@ -275,7 +297,7 @@ pub fn local_pointer<'r>(reference: &'r str, root: &str) -> Result<&'r str, Stri
 }
 
 /// Looks up an RFC 6901 pointer (`""` is the whole document).
-pub fn resolve_pointer<'v>(doc: &'v Value, pointer: &str) -> Option<&'v Value> {
+fn resolve_pointer<'v>(doc: &'v Value, pointer: &str) -> Option<&'v Value> {
     if pointer.is_empty() {
         return Some(doc);
     }
@@ -283,7 +305,7 @@ pub fn resolve_pointer<'v>(doc: &'v Value, pointer: &str) -> Option<&'v Value> {
 }
 
 /// Escapes one JSON pointer segment (`~` → `~0`, `/` → `~1`).
-pub fn escape_pointer(segment: &str) -> String {
+fn escape_pointer(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
@@ -361,19 +383,6 @@ impl Schema {
             return Err(SchemaError { file: file.to_owned(), problems: missing });
         }
         Ok(Self { document, validators })
-    }
-
-    /// Compiles the schema that `owlpost-codegen` embedded in generated code.
-    ///
-    /// # Panics
-    /// When the document does not compile; the code generator compiled the same text
-    /// at build time, so this cannot happen for generated code.
-    #[doc(hidden)]
-    pub fn from_generated(file: &str, json: &str) -> Self {
-        match Self::from_json(file, json) {
-            Ok(schema) => schema,
-            Err(e) => panic!("owlpost: the schema embedded by owlpost-codegen does not compile (a bug): {e}"),
-        }
     }
 
     /// The root URL (the document's `id`).

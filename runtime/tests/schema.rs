@@ -1,6 +1,6 @@
 //! Schema documents: compiled once, validated against `<major>.*`, errors with pointers.
 
-use owlpost::schema::{Schema, Version};
+use owlpost::{Schema, Version};
 use serde_json::json;
 
 fn schema() -> Schema {

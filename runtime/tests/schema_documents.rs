@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use owlpost::schema::{Document, SchemaUrl};
+use owlpost::{Document, SchemaUrl};
 use owlpost::{Schema, SchemaError, ValidationError, Version};
 use serde_json::{Value, json};
 

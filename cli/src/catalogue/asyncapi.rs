@@ -2,16 +2,13 @@
 //! `send` operation per channel, and a message per major whose payload is the major's
 //! JSON schema (draft as declared by the file), definitions under `components.schemas`.
 
-use owlpost::Schema;
-use owlpost::default_topic;
-use owlpost::schema::local_pointer;
 use owlpost_codegen::model::Model;
 use serde_json::{Map, Value, json};
 
 /// The AsyncAPI document.
-pub fn document(model: &Model, schema: &Schema) -> Value {
-    let document = &schema.document().value;
-    let format = match document.get("$schema").and_then(Value::as_str) {
+pub fn document(model: &Model) -> Value {
+    let document = model.schema.document();
+    let format = match document.value.get("$schema").and_then(Value::as_str) {
         Some(url) if url.contains("draft-04") => "application/schema+json;version=draft-04",
         Some(url) if url.contains("draft-06") => "application/schema+json;version=draft-06",
         _ => "application/schema+json;version=draft-07",
@@ -19,7 +16,7 @@ pub fn document(model: &Model, schema: &Schema) -> Value {
     let (mut channels, mut operations, mut messages) = (Map::new(), Map::new(), Map::new());
     for message in &model.messages {
         for major in &message.majors {
-            let topic = default_topic(&message.message_type, major.major);
+            let topic = &major.topic;
             let key = key(&format!("{}.v{}", message.message_type, major.major));
             let channel = key.replace('.', "-");
             let mut payload = major.schema.clone();
@@ -38,8 +35,8 @@ pub fn document(model: &Model, schema: &Schema) -> Value {
             if let Some(description) = &major.description {
                 entry["summary"] = json!(description);
             }
-            let example = owlpost_codegen::example::payload(document, &model.root, &major.schema);
-            if schema.validate(&message.message_type, major.latest, &example).is_ok() {
+            let example = owlpost_codegen::example::payload(document, &major.schema);
+            if model.schema.validate(&message.message_type, major.latest, &example).is_ok() {
                 entry["examples"] = json!([{"name": "derived", "payload": example}]);
             }
             messages.insert(key.clone(), entry);
@@ -99,7 +96,7 @@ fn rewrite_refs(value: &mut Value, model: &Model) {
     match value {
         Value::Object(map) => {
             if let Some(Value::String(reference)) = map.get_mut("$ref")
-                && let Ok(pointer) = local_pointer(reference, &model.root)
+                && let Some((pointer, _)) = model.schema.document().resolve_ref(reference)
                 && let Some((definition, rest)) = model.definitions.iter().find_map(|d| {
                     let rest = pointer.strip_prefix(d.pointer.as_str())?;
                     (rest.is_empty() || rest.starts_with('/')).then_some((d, rest))

@@ -1,7 +1,7 @@
 //! A payload schema as a flat list of fields (`name.given`, `lines[].sku`) with their type,
 //! whether they are required, their description and their constraints.
 
-use owlpost::schema::{local_pointer, resolve_pointer};
+use owlpost::Document;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -16,14 +16,14 @@ pub struct Field {
 }
 
 /// Every field of `schema`, depth first, properties in name order.
-pub fn list(document: &Value, root: &str, schema: &Value) -> Vec<Field> {
+pub fn list(document: &Document, schema: &Value) -> Vec<Field> {
     let mut fields = Vec::new();
-    walk(document, root, schema, "", &mut fields, 0);
+    walk(document, schema, "", &mut fields, 0);
     fields
 }
 
-fn walk(document: &Value, root: &str, schema: &Value, prefix: &str, fields: &mut Vec<Field>, depth: usize) {
-    let (schema, _) = resolve(document, root, schema);
+fn walk(document: &Document, schema: &Value, prefix: &str, fields: &mut Vec<Field>, depth: usize) {
+    let (schema, _) = document.follow_refs(schema);
     let Some(map) = schema.as_object() else { return };
     if depth > 8 {
         return;
@@ -32,7 +32,10 @@ fn walk(document: &Value, root: &str, schema: &Value, prefix: &str, fields: &mut
         map.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     for (name, property) in map.get("properties").and_then(Value::as_object).into_iter().flatten() {
         let path = format!("{prefix}{name}");
-        let (resolved, definition) = resolve(document, root, property);
+        let (resolved, definition) = document.follow_refs(property);
+        // The definition reached, named as in the schema (`UserId/1.0`).
+        let definition =
+            definition.map(|pointer| pointer.trim_start_matches("/definitions/").replace("~1", "/").replace("~0", "~"));
         let resolved_map = resolved.as_object().cloned().unwrap_or_default();
         let description = text(property, "description").or_else(|| text(resolved, "description")).unwrap_or_default();
         let mut kind = kind(&resolved_map);
@@ -46,24 +49,11 @@ fn walk(document: &Value, root: &str, schema: &Value, prefix: &str, fields: &mut
             description: description.replace('\n', " "),
             constraints: constraints(&resolved_map),
         });
-        walk(document, root, resolved, &format!("{path}."), fields, depth + 1);
+        walk(document, resolved, &format!("{path}."), fields, depth + 1);
         if let Some(items) = resolved_map.get("items").filter(|i| i.is_object()) {
-            walk(document, root, items, &format!("{path}[]."), fields, depth + 1);
+            walk(document, items, &format!("{path}[]."), fields, depth + 1);
         }
     }
-}
-
-/// Follows `$ref`s; also returns the definition name reached (`UserId/1.0`).
-fn resolve<'v>(document: &'v Value, root: &str, mut schema: &'v Value) -> (&'v Value, Option<String>) {
-    let mut name = None;
-    for _ in 0..32 {
-        let Some(reference) = schema.get("$ref").and_then(Value::as_str) else { break };
-        let Some(pointer) = local_pointer(reference, root).ok() else { break };
-        let Some(target) = resolve_pointer(document, pointer) else { break };
-        name = Some(pointer.trim_start_matches("/definitions/").replace("~1", "/").replace("~0", "~"));
-        schema = target;
-    }
-    (schema, name)
 }
 
 fn text(schema: &Value, key: &str) -> Option<String> {

@@ -7,8 +7,6 @@ mod fields;
 
 use std::path::{Path, PathBuf};
 
-use owlpost::Schema;
-use owlpost::default_topic;
 use owlpost_codegen::model::Model;
 use serde::Serialize;
 
@@ -62,8 +60,6 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     for path in &args.files {
         let file = owlpost_codegen::parse::read(path)?;
         let model = Model::build(&file)?;
-        let schema = Schema::from_json(&model.file_name, &model.schema_json)
-            .map_err(|e| Failure::new(format!("{}: {e}", shown(path))))?;
         let stem = Path::new(&file.name).file_stem().unwrap_or_default().to_string_lossy().into_owned();
         if outputs.iter().any(|(name, _): &(String, String)| *name == format!("{stem}.html")) {
             return Err(Failure::new(format!(
@@ -71,8 +67,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             ))
             .details(["document them into separate --out directories"]));
         }
-        let page = page(&model, &schema, &format!("{stem}.asyncapi.json"));
-        let asyncapi = serde_json::to_string_pretty(&asyncapi::document(&model, &schema)).unwrap_or_default() + "\n";
+        let page = page(&model, &format!("{stem}.asyncapi.json"));
+        let asyncapi = serde_json::to_string_pretty(&asyncapi::document(&model)).unwrap_or_default() + "\n";
         outputs.push((format!("{stem}.html"), templates::render("docs/catalogue.html", &page)?));
         outputs.push((format!("{stem}.md"), templates::render("docs/catalogue.md", &page)?));
         outputs.push((format!("{stem}.asyncapi.json"), asyncapi));
@@ -86,8 +82,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
-fn page(model: &Model, schema: &Schema, asyncapi: &str) -> Page {
-    let document = &schema.document().value;
+fn page(model: &Model, asyncapi: &str) -> Page {
+    let document = model.schema.document();
     let mut mermaid = vec!["flowchart LR".to_owned()];
     let messages = model
         .messages
@@ -98,14 +94,14 @@ fn page(model: &Model, schema: &Schema, asyncapi: &str) -> Page {
                 .majors
                 .iter()
                 .map(|major| {
-                    let topic = default_topic(&message.message_type, major.major);
+                    let topic = major.topic.clone();
                     let node = mermaid.len();
                     mermaid.push(format!(
                         "  m{node}[\"{} {}.*\"] -- publish --> t{node}[[\"{topic}\"]]",
                         message.message_type, major.major
                     ));
-                    let example = owlpost_codegen::example::payload(document, &model.root, &major.schema);
-                    let example_valid = schema.validate(&message.message_type, major.latest, &example).is_ok();
+                    let example = owlpost_codegen::example::payload(document, &major.schema);
+                    let example_valid = model.schema.validate(&message.message_type, major.latest, &example).is_ok();
                     MajorPage {
                         anchor: format!("{}-v{}", message.message_type, major.major).replace(['.', '_'], "-"),
                         major: major.major,
@@ -114,7 +110,7 @@ fn page(model: &Model, schema: &Schema, asyncapi: &str) -> Page {
                         description: major.description.clone().unwrap_or_default(),
                         topic,
                         type_name: major.type_name.clone(),
-                        fields: fields::list(document, &model.root, &major.schema),
+                        fields: fields::list(document, &major.schema),
                         example: serde_json::to_string_pretty(&example).unwrap_or_default(),
                         example_valid,
                     }

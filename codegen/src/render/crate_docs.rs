@@ -1,9 +1,6 @@
 //! The crate-level docs of a standalone crate (`owlpost generate`): what the schema holds
 //! and a publishing example that runs as a doc test.
 
-use owlpost::Schema;
-use owlpost::default_topic;
-
 use crate::example;
 use crate::model::{MajorDef, MessageDef, Model};
 
@@ -22,17 +19,13 @@ pub fn crate_docs(model: &Model, crate_name: &str) -> Vec<syn::Attribute> {
         for major in &message.majors {
             text.push(format!(
                 "| `{}` | {} | {} | [`{}`] | `{}` |",
-                message.message_type,
-                major.major,
-                major.latest,
-                major.type_name,
-                default_topic(&message.message_type, major.major)
+                message.message_type, major.major, major.latest, major.type_name, major.topic
             ));
         }
     }
     if let Some((message, major, data)) = first_valid_example(model) {
         let library = crate_name.replace('-', "_");
-        let topic = default_topic(&message.message_type, major.major);
+        let topic = &major.topic;
         let data = serde_json::to_string_pretty(&data).unwrap_or_default();
         text.extend([
             String::new(),
@@ -72,12 +65,10 @@ pub fn crate_docs(model: &Model, crate_name: &str) -> Vec<syn::Attribute> {
 
 /// The first message major whose derived example passes its schema.
 fn first_valid_example(model: &Model) -> Option<(&MessageDef, &MajorDef, serde_json::Value)> {
-    let schema = Schema::from_json(&model.file_name, &model.schema_json).ok()?;
-    let document = &schema.document().value;
     model.messages.iter().find_map(|message| {
         message.majors.iter().find_map(|major| {
-            let data = example::payload(document, &model.root, &major.schema);
-            schema.validate(&message.message_type, major.latest, &data).ok().map(|()| (message, major, data))
+            let data = example::payload(model.schema.document(), &major.schema);
+            model.schema.validate(&message.message_type, major.latest, &data).ok().map(|()| (message, major, data))
         })
     })
 }

@@ -6,9 +6,10 @@ use quote::quote;
 use crate::model::{MessageDef, Model};
 use crate::naming::ident;
 
-/// `schema()`: the document, compiled once on first use.
+/// `schema()`: the document, embedded as pretty-printed JSON and compiled once on first use.
 pub fn schema(model: &Model) -> TokenStream {
-    let (json, file, root) = (&model.schema_json, &model.file_name, &model.root);
+    let (file, root) = (&model.file_name, &model.root);
+    let json = raw_string(&serde_json::to_string_pretty(&model.schema.document().value).unwrap_or_default());
     let doc = format!(" The compiled schema document `{file}` (root `{root}`), compiled on first use.");
     quote! {
         /// The root URL of the schema these messages were generated from.
@@ -16,11 +17,19 @@ pub fn schema(model: &Model) -> TokenStream {
 
         #[doc = #doc]
         pub fn schema() -> &'static ::owlpost::Schema {
-            static SCHEMA: ::owlpost::__private::LazyLock<::owlpost::Schema> =
-                ::owlpost::__private::LazyLock::new(|| ::owlpost::Schema::from_generated(#file, #json));
+            const JSON: &str = #json;
+            static SCHEMA: ::std::sync::LazyLock<::owlpost::Schema> =
+                ::std::sync::LazyLock::new(|| ::owlpost::__private::schema(#file, JSON));
             &SCHEMA
         }
     }
+}
+
+/// `text` as a raw string literal (`r#"..."#`, with as many `#` as it needs), so that the
+/// embedded schema reads as the pretty-printed JSON it is.
+fn raw_string(text: &str) -> proc_macro2::Literal {
+    let hashes = "#".repeat((0..).find(|n| !text.contains(&format!("\"{}", "#".repeat(*n)))).unwrap_or(0));
+    format!("r{hashes}\"{text}\"{hashes}").parse().expect("a raw string literal")
 }
 
 /// The `Message` impls of one message type's payloads, and its marker trait.
@@ -31,7 +40,7 @@ pub fn message(message: &MessageDef) -> TokenStream {
     let impls = message.majors.iter().map(|major| {
         let ty = ident(&major.type_name);
         let (number, minor) = (major.major, major.latest.minor);
-        let topic = owlpost::default_topic(message_type, number);
+        let topic = &major.topic;
         quote! {
             impl ::owlpost::Message for #ty {
                 const MESSAGE_TYPE: &'static str = #message_type;

@@ -10,17 +10,16 @@ use syn::visit_mut::{self, VisitMut};
 use typify::{TypeSpace, TypeSpaceSettings};
 
 use crate::error::Result;
-use crate::model::{Model, unsupported};
+use crate::model::Model;
 use crate::normalize::typify_inputs;
-use crate::parse::SchemaFile;
 
 /// Crates typify-generated code names by absolute path, all re-exported by the runtime.
 const REEXPORTED: &[&str] = &["serde", "serde_json", "regress", "chrono", "uuid"];
 const PRIVATE: &str = "::owlpost::__private";
 
 /// The type definitions for every message major and definition of `model`.
-pub fn render(file: &SchemaFile, model: &Model) -> Result<Vec<syn::Item>> {
-    let inputs = typify_inputs(file, model)?;
+pub fn render(model: &Model) -> Result<Vec<syn::Item>> {
+    let inputs = typify_inputs(model)?;
     let generated = catch_unwind(AssertUnwindSafe(|| -> std::result::Result<TokenStream, String> {
         let mut settings = TypeSpaceSettings::default();
         // Sorted maps: deterministic serialization, like the rest of the output.
@@ -31,19 +30,19 @@ pub fn render(file: &SchemaFile, model: &Model) -> Result<Vec<syn::Item>> {
     }));
     let tokens = match generated {
         Ok(Ok(tokens)) => tokens,
-        Ok(Err(reason)) => return Err(unsupported(file, "", &format!("type generation failed: {reason}"))),
-        Err(_) => return Err(unsupported(file, "", "the type generator (typify) panicked on this schema")),
+        Ok(Err(reason)) => return Err(model.unsupported("", &format!("type generation failed: {reason}"))),
+        Err(_) => return Err(model.unsupported("", "the type generator (typify) panicked on this schema")),
     };
     let mut items: syn::File = syn::parse2(tokens)
-        .map_err(|e| unsupported(file, "", &format!("type generator produced invalid Rust: {e}")))?;
+        .map_err(|e| model.unsupported("", &format!("type generator produced invalid Rust: {e}")))?;
     ThroughRuntime.visit_file_mut(&mut items);
-    check_names(file, model, &items)?;
+    check_names(model, &items)?;
     Ok(items.items)
 }
 
 /// Every payload and definition type must exist under the name the rest of the generated
 /// code uses (typify renames what it does not like).
-fn check_names(file: &SchemaFile, model: &Model, items: &syn::File) -> Result<()> {
+fn check_names(model: &Model, items: &syn::File) -> Result<()> {
     let defined: std::collections::BTreeSet<String> = items
         .items
         .iter()
@@ -61,7 +60,7 @@ fn check_names(file: &SchemaFile, model: &Model, items: &syn::File) -> Result<()
         .chain(model.definitions.iter().map(|d| (&d.type_name, &d.pointer)));
     for (name, pointer) in expected {
         if !defined.contains(name) {
-            return Err(unsupported(file, pointer, &format!("the type generator did not name this type `{name}`")));
+            return Err(model.unsupported(pointer, &format!("the type generator did not name this type `{name}`")));
         }
     }
     Ok(())
@@ -69,7 +68,7 @@ fn check_names(file: &SchemaFile, model: &Model, items: &syn::File) -> Result<()
 
 /// Rewrites `::serde::…` to `::owlpost::__private::serde::…` (likewise for the other
 /// re-exported crates), also inside derive lists and serde attribute strings, tells serde's
-/// derives where serde is, and allows typify's undocumented fields under `missing_docs`.
+/// derives where serde is, and puts a space after `///` in typify's doc comments.
 struct ThroughRuntime;
 
 impl VisitMut for ThroughRuntime {
@@ -97,7 +96,14 @@ impl VisitMut for ThroughRuntime {
 
     fn visit_attribute_mut(&mut self, attr: &mut syn::Attribute) {
         // Attribute arguments are plain tokens to syn: parse the ones that hold paths.
-        if attr.path().is_ident("derive")
+        if attr.path().is_ident("doc")
+            && let syn::Meta::NameValue(syn::MetaNameValue {
+                value: syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(lit), .. }),
+                ..
+            }) = &mut attr.meta
+        {
+            *lit = syn::LitStr::new(&spaced(&lit.value()), lit.span());
+        } else if attr.path().is_ident("derive")
             && let Ok(mut paths) = attr.parse_args_with(Punctuated::<syn::Path, syn::Token![,]>::parse_terminated)
         {
             paths.iter_mut().for_each(|path| self.visit_path_mut(path));
@@ -120,11 +126,6 @@ impl VisitMut for ThroughRuntime {
         visit_mut::visit_attribute_mut(self, attr);
     }
 
-    fn visit_item_mod_mut(&mut self, item: &mut syn::ItemMod) {
-        item.attrs.push(syn::parse_quote!(#[allow(missing_docs)]));
-        visit_mut::visit_item_mod_mut(self, item);
-    }
-
     fn visit_item_struct_mut(&mut self, item: &mut syn::ItemStruct) {
         annotate(&mut item.attrs);
         visit_mut::visit_item_struct_mut(self, item);
@@ -134,6 +135,14 @@ impl VisitMut for ThroughRuntime {
         annotate(&mut item.attrs);
         visit_mut::visit_item_enum_mut(self, item);
     }
+}
+
+/// Doc text as `/// text` rather than `///text`: a space before every non-empty line.
+fn spaced(doc: &str) -> String {
+    let lines = doc
+        .split('\n')
+        .map(|line| if line.is_empty() || line.starts_with(' ') { line.into() } else { format!(" {line}") });
+    lines.collect::<Vec<String>>().join("\n")
 }
 
 /// The same rewrite inside a path written as a string (serde attribute values).
@@ -158,18 +167,26 @@ fn through_runtime(path: &mut syn::Path) -> usize {
     added
 }
 
-/// Adds `#[allow(missing_docs)]`, and `#[serde(crate = "::owlpost::__private::serde")]` to
-/// items deriving serde traits.
+/// Tells the serde derives of an item where serde is: `crate = "::owlpost::__private::serde"`,
+/// in the item's `#[serde(...)]` when it has one. serde_derive has no module-wide setting and
+/// the user's crate need not depend on serde, so every deriving item says it.
 fn annotate(attrs: &mut Vec<syn::Attribute>) {
-    attrs.push(syn::parse_quote!(#[allow(missing_docs)]));
     let derives_serde = attrs.iter().any(|attr| {
         attr.path().is_ident("derive") && {
             let text = quote::ToTokens::to_token_stream(&attr.meta).to_string();
             text.contains("Serialize") || text.contains("Deserialize")
         }
     });
-    if derives_serde {
-        let crate_path = format!("{PRIVATE}::serde");
-        attrs.push(syn::parse_quote!(#[serde(crate = #crate_path)]));
+    if !derives_serde {
+        return;
+    }
+    let crate_path = format!("{PRIVATE}::serde");
+    let existing = attrs.iter_mut().find_map(|attr| {
+        let metas = attr.parse_args_with(Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated).ok();
+        attr.path().is_ident("serde").then_some((attr, metas?))
+    });
+    match existing {
+        Some((attr, metas)) => *attr = syn::parse_quote!(#[serde(#metas, crate = #crate_path)]),
+        None => attrs.push(syn::parse_quote!(#[serde(crate = #crate_path)])),
     }
 }
