@@ -75,13 +75,12 @@ struct FirstData {
 }
 
 pub fn run(args: &Args) -> Result<(), Failure> {
-    let file = owlpost_codegen::parse::read(&args.schema)?;
-    let model = Model::build(&file)?;
+    let model = Model::build(&owlpost_codegen::parse::read(&args.schema)?)?;
     let name = match &args.name {
         Some(name) => name.clone(),
         None => format!(
             "{}-messages",
-            Path::new(&file.name).file_stem().unwrap_or_default().to_string_lossy().to_kebab_case()
+            Path::new(&model.file_name).file_stem().unwrap_or_default().to_string_lossy().to_kebab_case()
         ),
     };
     if args.publisher.is_empty() || !args.publisher.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
@@ -98,7 +97,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         ("Cargo.toml".to_owned(), templates::render("crate/Cargo.toml", &data)?),
         ("README.md".to_owned(), templates::render("crate/README.md", &data)?),
         ("src/lib.rs".to_owned(), lib),
-        (format!("schema/{}", file.name), crate::read(&args.schema)?),
+        (format!("schema/{}", model.file_name), crate::read(&args.schema)?),
     ];
     // Nothing is written unless every file may be.
     for (relative, _) in &files {

@@ -134,6 +134,8 @@ impl Error {
             }
             Self::Config(reason) => return reason.clone(),
         };
+        // A whole-file problem reads `file: reason`, except in the runtime's schema errors,
+        // which say `(document)` (as `owlpost::SchemaError` prints them).
         match self.problems().as_slice() {
             [one] if one.pointer.is_empty() && !matches!(self, Self::Schema(_)) => format!("{file}: {}", one.reason),
             [one] => format!("{file}: {one}"),

@@ -58,9 +58,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     // Every file is read and checked before anything is written.
     let mut outputs = Vec::new();
     for path in &args.files {
-        let file = owlpost_codegen::parse::read(path)?;
-        let model = Model::build(&file)?;
-        let stem = Path::new(&file.name).file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let model = Model::build(&owlpost_codegen::parse::read(path)?)?;
+        let stem = Path::new(&model.file_name).file_stem().unwrap_or_default().to_string_lossy().into_owned();
         if outputs.iter().any(|(name, _): &(String, String)| *name == format!("{stem}.html")) {
             return Err(Failure::new(format!(
                 "two schema files are named {stem}: their catalogues would overwrite each other"
