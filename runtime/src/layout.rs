@@ -24,6 +24,9 @@ pub trait Naming: Send + Sync + fmt::Debug + 'static {
     fn queue_topic(&self, queue: &str) -> String;
     /// The Pub/Sub dead-letter topic (and its subscription) of a service's queue.
     fn dead_letter_topic(&self, queue: &str) -> String;
+    /// The attribute that tells readers how a body travels (`utf8`, or `base64` for a
+    /// body SNS cannot carry as text).
+    fn encoding_attribute(&self) -> &'static str;
 }
 
 /// A topic a queue consumes: its owner's (the consumer's own account or project), or

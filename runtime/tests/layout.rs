@@ -76,6 +76,9 @@ impl Naming for Shouting {
     fn dead_letter_topic(&self, queue: &str) -> String {
         format!("loud-{queue}-dead")
     }
+    fn encoding_attribute(&self) -> &'static str {
+        "loud_encoding"
+    }
 }
 
 #[cfg(feature = "aws")]

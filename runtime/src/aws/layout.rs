@@ -25,6 +25,11 @@ impl AwsLayout {
         self
     }
 
+    /// The protocol's naming.
+    pub fn naming(&self) -> &'static dyn Naming {
+        self.naming
+    }
+
     /// The region ARNs are built for.
     pub fn region(&self) -> &str {
         &self.region

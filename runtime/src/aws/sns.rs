@@ -8,7 +8,6 @@ use base64::Engine;
 use super::{Aws, MAX_ATTRIBUTES, MAX_BATCH, MAX_MESSAGE_BYTES, sdk_error};
 use crate::backend::WireMessage;
 use crate::backend::{BackendError, BoxFuture, Sink};
-use crate::wire::attr;
 
 /// The sink publishing wire messages to SNS topics (a [`Sink`]).
 #[derive(Clone, Debug)]
@@ -22,6 +21,10 @@ impl SnsSink {
         let client = aws.sns();
         Self { aws, client }
     }
+
+    fn encoding(&self) -> &'static str {
+        self.aws.layout.naming().encoding_attribute()
+    }
 }
 
 /// A message as SNS takes it: a text body and string attributes.
@@ -30,24 +33,25 @@ struct SnsMessage {
     attributes: HashMap<String, MessageAttributeValue>,
 }
 
-/// Checks SNS's limits and converts: a body that is not UTF-8 travels as base64 with
-/// `hedwig_encoding=base64`; every attribute is a `String`.
+/// Checks SNS's limits and converts: a body that is not UTF-8 travels as base64 with the
+/// protocol's encoding attribute (`encoding`, Hedwig's `hedwig_encoding`) set to `base64`;
+/// every attribute is a `String`.
 ///
 /// A message that would carry no attribute at all (container mode without headers) gets
 /// `hedwig_encoding=utf8`: SQS then delivers it with no attribute map, and hedwig-python 11's
 /// SQS consumer fails on that outside its error handling, which stops its consumer loop.
 /// Readers only act on `hedwig_encoding=base64`, and none makes it a header.
-fn to_sns(message: &WireMessage) -> Result<SnsMessage, BackendError> {
+fn to_sns(message: &WireMessage, encoding: &str) -> Result<SnsMessage, BackendError> {
     let mut attributes = message.attributes.clone();
     let body = match std::str::from_utf8(&message.body) {
         Ok(text) => text.to_owned(),
         Err(_) => {
-            attributes.insert(attr::ENCODING.to_owned(), "base64".to_owned());
+            attributes.insert(encoding.to_owned(), "base64".to_owned());
             base64::engine::general_purpose::STANDARD.encode(&message.body)
         }
     };
     if attributes.is_empty() {
-        attributes.insert(attr::ENCODING.to_owned(), "utf8".to_owned());
+        attributes.insert(encoding.to_owned(), "utf8".to_owned());
     }
     check_limits(&body, &attributes)?;
     let attributes = attributes
@@ -102,7 +106,7 @@ pub(super) fn check_limits(body: &str, attributes: &BTreeMap<String, String>) ->
 impl Sink for SnsSink {
     fn publish<'a>(&'a self, topic: &'a str, message: &'a WireMessage) -> BoxFuture<'a, Result<String, BackendError>> {
         Box::pin(async move {
-            let SnsMessage { body, attributes } = to_sns(message)?;
+            let SnsMessage { body, attributes } = to_sns(message, self.encoding())?;
             let arn = self.aws.layout.topic_arn(topic);
             let output = self
                 .client
@@ -139,7 +143,7 @@ impl SnsSink {
         let mut results: Vec<Option<Result<String, BackendError>>> = vec![None; chunk.len()];
         let mut entries = Vec::new();
         for (index, message) in chunk.iter().enumerate() {
-            match to_sns(message).and_then(|m| {
+            match to_sns(message, self.encoding()).and_then(|m| {
                 PublishBatchRequestEntry::builder()
                     .id(index.to_string())
                     .message(m.body)
@@ -198,7 +202,7 @@ mod tests {
 
     fn sent(body: &[u8], attributes: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
         let attributes = attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let message = to_sns(&WireMessage { body: body.to_vec(), attributes }).unwrap();
+        let message = to_sns(&WireMessage { body: body.to_vec(), attributes }, "hedwig_encoding").unwrap();
         let mut attributes: Vec<_> =
             message.attributes.into_iter().map(|(k, v)| (k, v.string_value().unwrap_or_default().to_owned())).collect();
         attributes.sort();

@@ -27,6 +27,11 @@ impl GcpLayout {
         self
     }
 
+    /// The protocol's naming.
+    pub fn naming(&self) -> &'static dyn Naming {
+        self.naming
+    }
+
     /// The project.
     pub fn project_id(&self) -> &str {
         &self.project

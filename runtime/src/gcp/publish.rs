@@ -1,4 +1,5 @@
-//! Publishing to Pub/Sub: limits checked before the network, `hedwig_encoding=utf8`, and
+//! Publishing to Pub/Sub: limits checked before the network, `hedwig_encoding=utf8` (the
+//! protocol's encoding attribute), and
 //! batching by count, bytes and delay with a result per message.
 
 use std::collections::HashMap;
@@ -15,7 +16,6 @@ use super::{
 };
 use crate::backend::WireMessage;
 use crate::backend::{BackendError, BoxFuture, Sink};
-use crate::wire::attr;
 
 /// When a batch of messages for one topic is sent: as soon as it holds `max_messages`, or
 /// `max_bytes`, or its first message has waited `max_delay`.
@@ -73,7 +73,7 @@ impl PubSubSink {
 
     /// Checks the message and queues it for its topic's batch.
     fn enqueue(&self, topic: &str, message: &WireMessage) -> Result<Reply, BackendError> {
-        let (message, size) = pubsub_message(message)?;
+        let (message, size) = pubsub_message(message, self.gcp.layout.naming().encoding_attribute())?;
         let (reply, result) = oneshot::channel();
         let mut pending = Pending { message, size, reply };
         let path = self.gcp.layout.topic_path(topic);
@@ -124,11 +124,12 @@ impl Sink for PubSubSink {
 }
 
 /// The Pub/Sub message of `wire` and its size, or why Pub/Sub would refuse it. JSON (UTF-8)
-/// bodies get `hedwig_encoding=utf8`, which hedwig-python needs to read them.
-fn pubsub_message(wire: &WireMessage) -> Result<(PubsubMessage, usize), BackendError> {
+/// bodies get the protocol's `encoding` attribute (`hedwig_encoding`) set to `utf8`, which
+/// hedwig-python needs to read them.
+fn pubsub_message(wire: &WireMessage, encoding: &str) -> Result<(PubsubMessage, usize), BackendError> {
     let mut attributes: HashMap<String, String> = wire.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     if std::str::from_utf8(&wire.body).is_ok() {
-        attributes.entry(attr::ENCODING.to_owned()).or_insert_with(|| "utf8".to_owned());
+        attributes.entry(encoding.to_owned()).or_insert_with(|| "utf8".to_owned());
     }
     check_limits(&wire.body, &attributes)
         .map(|size| (PubsubMessage { data: wire.body.clone(), attributes, ..Default::default() }, size))
@@ -267,6 +268,8 @@ async fn send_batch(client: Arc<TopicClient>, batch: Vec<Pending>) {
 mod tests {
     use super::*;
 
+    const ENCODING: &str = "hedwig_encoding";
+
     fn wire(body: &[u8], attributes: &[(&str, String)]) -> WireMessage {
         WireMessage {
             body: body.to_vec(),
@@ -276,9 +279,9 @@ mod tests {
 
     #[test]
     fn json_bodies_are_marked_utf8_and_binary_bodies_are_not() {
-        let (json, _) = pubsub_message(&wire(b"{}", &[("hedwig_id", "1".into())])).unwrap();
+        let (json, _) = pubsub_message(&wire(b"{}", &[("hedwig_id", "1".into())]), ENCODING).unwrap();
         assert_eq!(json.attributes.get("hedwig_encoding").map(String::as_str), Some("utf8"));
-        let (binary, _) = pubsub_message(&wire(&[0xff, 0xfe], &[])).unwrap();
+        let (binary, _) = pubsub_message(&wire(&[0xff, 0xfe], &[]), ENCODING).unwrap();
         assert!(!binary.attributes.contains_key("hedwig_encoding"));
     }
 
@@ -287,26 +290,26 @@ mod tests {
         let attributes: Vec<(String, String)> = (0..MAX_ATTRIBUTES).map(|i| (format!("h{i}"), "v".into())).collect();
         let refs: Vec<(&str, String)> = attributes.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         // 100 attributes plus hedwig_encoding: one too many.
-        let error = pubsub_message(&wire(b"{}", &refs)).unwrap_err();
+        let error = pubsub_message(&wire(b"{}", &refs), ENCODING).unwrap_err();
         assert!(matches!(error, BackendError::LimitExceeded { max: 100, actual: 101, .. }), "{error:?}");
         // Binary data gets no encoding attribute, so 100 fit.
-        assert!(pubsub_message(&wire(&[0xff], &refs)).is_ok());
+        assert!(pubsub_message(&wire(&[0xff], &refs), ENCODING).is_ok());
 
         let long_value = "x".repeat(MAX_ATTRIBUTE_VALUE_BYTES + 1);
-        let error = pubsub_message(&wire(b"{}", &[("request_id", long_value)])).unwrap_err();
+        let error = pubsub_message(&wire(b"{}", &[("request_id", long_value)]), ENCODING).unwrap_err();
         assert!(matches!(&error, BackendError::InvalidAttribute { name, .. } if name == "request_id"), "{error:?}");
         let long_key = "k".repeat(MAX_ATTRIBUTE_KEY_BYTES + 1);
         assert!(matches!(
-            pubsub_message(&wire(b"{}", &[(&long_key, "v".into())])),
+            pubsub_message(&wire(b"{}", &[(&long_key, "v".into())]), ENCODING),
             Err(BackendError::InvalidAttribute { .. })
         ));
         assert!(matches!(
-            pubsub_message(&wire(b"{}", &[("goog-x", "v".into())])),
+            pubsub_message(&wire(b"{}", &[("goog-x", "v".into())]), ENCODING),
             Err(BackendError::InvalidAttribute { .. })
         ));
 
         let big = vec![b'a'; MAX_MESSAGE_BYTES];
-        let error = pubsub_message(&wire(&big, &[])).unwrap_err();
+        let error = pubsub_message(&wire(&big, &[]), ENCODING).unwrap_err();
         assert!(
             matches!(error, BackendError::LimitExceeded { actual, .. } if actual == MAX_MESSAGE_BYTES + "hedwig_encodingutf8".len()),
             "{error:?}"

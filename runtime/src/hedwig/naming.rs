@@ -38,6 +38,10 @@ impl Naming for HedwigNaming {
     fn dead_letter_topic(&self, queue: &str) -> String {
         format!("hedwig-{queue}-dlq")
     }
+
+    fn encoding_attribute(&self) -> &'static str {
+        super::wire::attr::ENCODING
+    }
 }
 
 /// Hedwig's conventional topic for a message major: `<type>-v<major>`.
