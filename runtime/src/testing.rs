@@ -19,7 +19,7 @@ use crate::schema::SchemaUrl;
 use crate::wire;
 use crate::{IntoOutgoing, Message, PublishError, Publisher, Received};
 
-/// A publish backend that keeps every message instead of sending it. Clones share the record.
+/// A sink that keeps every message instead of sending it. Clones share the record.
 #[derive(Debug, Clone, Default)]
 pub struct Recording {
     published: Arc<Mutex<Vec<(String, WireMessage)>>>,

@@ -14,12 +14,12 @@ use super::wire::{self, EncodeError, Encoding};
 use crate::backend::{BackendError, Sink, WireMessage};
 use crate::schema::{Schema, ValidationError, Version};
 
-/// Publishes messages for one service: holds its name, a broker backend, the routing
+/// Publishes messages for one service: holds its name, a broker's [`Sink`], the routing
 /// from (message type, major) to topic, and the encoding mode.
 #[derive(Clone)]
 pub struct Publisher {
     name: String,
-    backend: Arc<dyn Sink>,
+    sink: Arc<dyn Sink>,
     routes: BTreeMap<(String, u32), String>,
     encoding: Encoding,
     default_headers: Option<Arc<DefaultHeaders>>,
@@ -142,11 +142,11 @@ impl PublishError {
 }
 
 impl Publisher {
-    /// A publisher for the service `name` sending through `backend`, in attributes encoding.
-    pub fn new(name: impl Into<String>, backend: impl Sink) -> Self {
+    /// A publisher for the service `name` sending through `sink`, in attributes encoding.
+    pub fn new(name: impl Into<String>, sink: impl Sink) -> Self {
         Self {
             name: name.into(),
-            backend: Arc::new(backend),
+            sink: Arc::new(sink),
             routes: BTreeMap::new(),
             encoding: Encoding::default(),
             default_headers: None,
@@ -194,7 +194,7 @@ impl Publisher {
     }
 
     /// Validates and publishes several messages of one type to its topic, using the
-    /// backend's batch API where it has one (SNS `PublishBatch`, 10 a request). One result
+    /// sink's batch API where it has one (SNS `PublishBatch`, 10 a request). One result
     /// per message, in order; a message that fails validation fails alone.
     pub async fn publish_batch<O: IntoOutgoing>(
         &self,
@@ -224,9 +224,9 @@ impl Publisher {
                 Err(error) => results.push(Some(Err(error))),
             }
         }
-        let mut sent = self.backend.publish_batch(&topic, &wires).await;
+        let mut sent = self.sink.publish_batch(&topic, &wires).await;
         sent.resize_with(wires.len(), || {
-            Err(BackendError::Unavailable { reason: "the backend returned no result for this message".into() })
+            Err(BackendError::Unavailable { reason: "the sink returned no result for this message".into() })
         });
         let message_type = <O::Message as Message>::MESSAGE_TYPE;
         for (((slot, id), wire), outcome) in slots.into_iter().zip(ids).zip(wires).zip(sent) {
@@ -270,7 +270,7 @@ impl Publisher {
         let message_type = message.message_type.clone();
         let (Metadata { id, .. }, wire) = self.prepare(schema, message)?;
         tracing::Span::current().record("id", id.as_str());
-        match self.backend.publish(&topic, &wire).await {
+        match self.sink.publish(&topic, &wire).await {
             Ok(broker_id) => {
                 tracing::debug!(%message_type, %topic, %id, "published");
                 Ok(Published { id, topic, broker_id })
