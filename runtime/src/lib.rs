@@ -27,6 +27,7 @@ pub mod memory;
 #[cfg(feature = "otel")]
 pub mod otel;
 mod schema;
+pub mod taskhawk;
 pub mod testing;
 
 pub use backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Requeued, Sink, Source, WireMessage};

@@ -305,7 +305,7 @@ fn resolve_pointer<'v>(doc: &'v Value, pointer: &str) -> Option<&'v Value> {
 }
 
 /// Escapes one JSON pointer segment (`~` → `~0`, `/` → `~1`).
-fn escape_pointer(segment: &str) -> String {
+pub(crate) fn escape_pointer(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
