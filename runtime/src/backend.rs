@@ -78,6 +78,9 @@ pub struct Delivery {
     /// How long the delivery stays hidden from other consumers, from its receipt, unless it
     /// is extended; `None` when the source renews leases itself (Pub/Sub).
     pub lease: Option<Duration>,
+    /// Which of a combined source's queues it came from ([`Prioritized`](crate::Prioritized)
+    /// sets the label the queue was added with, e.g. a Taskhawk priority); `None` otherwise.
+    pub origin: Option<&'static str>,
 }
 
 /// Broker-specific facts about a delivery.

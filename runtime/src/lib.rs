@@ -34,7 +34,7 @@ pub use backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Requeued,
 pub use backoff::Backoff;
 pub use consume::{
     ConsumeError, Consumer, ConsumerSettings, Dispatch, HandlerError, HandlerResult, Health, Hook, InvalidMessages,
-    Outcome, Processed, Routed, Settlement, dispatch, shutdown_signal,
+    Outcome, Prioritized, Processed, Routed, Settlement, dispatch, shutdown_signal,
 };
 pub use hedwig::message::{IntoOutgoing, Message, Metadata, Outgoing, Received};
 pub use hedwig::naming::{HedwigNaming, default_topic};
@@ -42,7 +42,9 @@ pub use hedwig::publish::{DynamicMessage, PublishError, Published, Publisher};
 pub use hedwig::router::Router;
 pub use hedwig::wire;
 pub use layout::{Broker, ConsumedTopic, Layout, Naming, Provisioning};
-pub use schema::{Document, MajorSchema, Schema, SchemaError, SchemaProblem, SchemaUrl, ValidationError, Version};
+pub use schema::{
+    Document, MajorSchema, Schema, SchemaError, SchemaProblem, SchemaUrl, TaskSchema, ValidationError, Version,
+};
 
 /// Includes the code `owlpost-codegen` generated into `OUT_DIR`.
 ///
@@ -56,6 +58,18 @@ macro_rules! include_messages {
     };
     ($name:literal) => {
         include!(concat!(env!("OUT_DIR"), "/", $name, ".rs"));
+    };
+}
+
+/// Includes the task code `owlpost-codegen` generated into `OUT_DIR` from a task schema:
+/// `owlpost_tasks.rs` by default, `name.rs` with `include_tasks!("name")`.
+#[macro_export]
+macro_rules! include_tasks {
+    () => {
+        $crate::include_messages!("owlpost_tasks");
+    };
+    ($name:literal) => {
+        $crate::include_messages!($name);
     };
 }
 

@@ -210,6 +210,7 @@ impl MemoryBroker {
                 message: stored.message.clone(),
                 provider: ProviderMetadata::Memory { queue: name.to_owned(), receive_count: stored.receive_count },
                 lease: Some(queue.config.visibility_timeout.min(MAX_DELAY)),
+                origin: None,
             });
             queue.in_flight.insert(ack_id, (stored, later(now, queue.config.visibility_timeout)));
         }

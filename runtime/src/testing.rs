@@ -1,5 +1,6 @@
-//! Helpers for testing a service's own code: a publisher that records instead of sending,
-//! with typed asserts, and a way to run a handler on a message without a broker.
+//! Helpers for testing a service's own code: a publisher (or task dispatcher) that records
+//! instead of sending, with typed asserts, and a way to run a handler on a message (or a
+//! task) without a broker.
 //!
 //! ```ignore
 //! let recording = Recording::new();
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::backend::{BackendError, BoxFuture, ProviderMetadata, Sink, WireMessage};
 use crate::consume::{Dispatch, Processed};
 use crate::schema::SchemaUrl;
+use crate::taskhawk::{self, DispatchError, Dispatcher, IntoOutgoingTask, Priority, ReceivedTask, Task};
 use crate::wire;
 use crate::{IntoOutgoing, Message, PublishError, Publisher, Received};
 
@@ -80,13 +82,55 @@ impl Recording {
             return "nothing".to_owned();
         }
         messages.iter().fold(String::new(), |mut text, (topic, wire)| {
-            let _ = match wire::decode(wire) {
-                Ok((metadata, data)) => write!(text, "\n  {topic}: {} {data}", metadata.schema),
-                Err(error) => write!(text, "\n  {topic}: undecodable ({error})"),
+            let _ = match (wire::decode(wire), taskhawk::wire::decode(wire, Priority::Default)) {
+                (Ok((metadata, data)), _) => write!(text, "\n  {topic}: {} {data}", metadata.schema),
+                (_, Ok(task)) => write!(text, "\n  {topic}: task {} {:?}", task.task, task.kwargs),
+                (Err(error), Err(_)) => write!(text, "\n  {topic}: undecodable ({error})"),
             };
             text
         })
     }
+}
+
+impl Recording {
+    /// A task dispatcher for the service queue `queue` that records into this recording.
+    /// Tasks are validated and encoded exactly as they would be for a broker; each is
+    /// recorded under its priority's topic (`<queue>`, `<queue>-high-priority`, …).
+    pub fn dispatcher(&self, queue: impl Into<String>) -> Dispatcher {
+        Dispatcher::new(queue, self.clone())
+    }
+
+    /// The dispatched tasks `T`, decoded, in order.
+    pub fn dispatched<T: Task>(&self) -> Vec<ReceivedTask<T>> {
+        self.messages().iter().filter_map(|(_, wire)| decode_task::<T>(wire)).collect()
+    }
+
+    /// The first dispatched `T` that `matches` accepts. Panics, listing what was recorded,
+    /// when there is none.
+    #[track_caller]
+    pub fn assert_dispatched<T: Task>(&self, matches: impl Fn(&ReceivedTask<T>) -> bool) -> ReceivedTask<T> {
+        match self.dispatched::<T>().into_iter().find(|t| matches(t)) {
+            Some(found) => found,
+            None => panic!("no task `{}` dispatched that matches; recorded: {}", T::NAME, self.listing()),
+        }
+    }
+
+    /// Panics, listing them, if any `T` was dispatched.
+    #[track_caller]
+    pub fn assert_not_dispatched<T: Task>(&self) {
+        let count = self.dispatched::<T>().len();
+        assert!(count == 0, "{count} task(s) `{}` dispatched: {}", T::NAME, self.listing());
+    }
+}
+
+fn decode_task<T: Task>(wire: &WireMessage) -> Option<ReceivedTask<T>> {
+    let message = taskhawk::wire::decode(wire, Priority::Default).ok()?;
+    if message.task != T::NAME {
+        return None;
+    }
+    let input = serde_json::from_value(serde_json::Value::Object(message.kwargs)).ok()?;
+    let (id, priority, timestamp, headers) = (message.id, message.priority, message.timestamp, message.headers);
+    Some(ReceivedTask { input, id, priority, timestamp, headers, provider: ProviderMetadata::None })
 }
 
 fn decode<M: Message>(wire: &WireMessage) -> Option<Received<M>> {
@@ -116,5 +160,15 @@ pub async fn handle<O: IntoOutgoing>(router: &impl Dispatch, message: O) -> Resu
     let recording = Recording::new();
     recording.publisher("owlpost-test").publish(message).await?;
     let (_, wire) = recording.messages().pop().expect("a successful publish recorded one message");
+    Ok(crate::dispatch(router, &wire, ProviderMetadata::None).await)
+}
+
+/// Runs `router`'s handler on a task as a worker would, without a broker: the task is
+/// validated and encoded as a dispatch would (so an invalid one is a [`DispatchError`]),
+/// then decoded, validated and routed. The handler sees [`ProviderMetadata::None`].
+pub async fn handle_task<O: IntoOutgoingTask>(router: &impl Dispatch, task: O) -> Result<Processed, DispatchError> {
+    let recording = Recording::new();
+    recording.dispatcher("owlpost-test").dispatch(task).await?;
+    let (_, wire) = recording.messages().pop().expect("a successful dispatch recorded one message");
     Ok(crate::dispatch(router, &wire, ProviderMetadata::None).await)
 }

@@ -264,6 +264,7 @@ fn delivery(message: Message, lease: Duration) -> Delivery {
         message: WireMessage { body: body.into_bytes(), attributes },
         provider,
         lease: Some(lease),
+        origin: None,
     }
 }
 

@@ -299,8 +299,7 @@ impl Worker {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
         let limit = self.settings.handler_timeout;
-        let provider = delivery.provider.clone();
-        let dispatch = dispatch_within(&*self.router, &delivery.message, provider, limit, stop, &span);
+        let dispatch = dispatch_within(&*self.router, &delivery, limit, stop, &span);
         // The lease keeper finishes an extension it started before it stops: one cut off
         // mid-call could reach the broker after the settlement and undo it. (Not in `span`:
         // entering it before dispatching would fix its trace parent too early.)

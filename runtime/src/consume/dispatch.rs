@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use crate::backend::{BackendError, BoxFuture, ProviderMetadata, WireMessage};
+use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, WireMessage};
 use crate::hedwig::wire::DecodeError;
 use crate::schema::ValidationError;
 
@@ -53,9 +53,18 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for HandlerError {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConsumeError {
-    /// The wire form is unreadable.
+    /// The wire form is unreadable (Hedwig).
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// The wire form is unreadable (Taskhawk).
+    #[error(transparent)]
+    TaskDecode(#[from] crate::taskhawk::wire::DecodeError),
+    /// No handler is registered for this task.
+    #[error("no handler for task `{task}`")]
+    UnknownTask {
+        /// The task name.
+        task: String,
+    },
     /// The schema URL is not `<root>#/schemas/<type>/<major>.<minor>`.
     #[error("invalid schema URL {found:?}")]
     SchemaUrl {
@@ -184,8 +193,8 @@ pub trait Dispatch: Send + Sync + 'static {
     /// what it learns (id, route, trace parent), and the handler and the settlement run in it.
     fn span(&self, provider: &ProviderMetadata) -> tracing::Span;
 
-    /// Decodes, validates and routes `message`, without running its handler.
-    fn route(&self, message: &WireMessage, provider: ProviderMetadata, span: &tracing::Span) -> Routed;
+    /// Decodes, validates and routes a delivery, without running its handler.
+    fn route(&self, delivery: &Delivery, span: &tracing::Span) -> Routed;
 }
 
 /// What [`Dispatch::route`] found for a delivery.
@@ -213,13 +222,12 @@ impl fmt::Debug for Routed {
 /// when `stop` completes, in `span` (from [`Dispatch::span`], not entered yet).
 pub(crate) async fn dispatch_within(
     dispatch: &dyn Dispatch,
-    message: &WireMessage,
-    provider: ProviderMetadata,
+    delivery: &Delivery,
     limit: Option<Duration>,
     stop: impl Future<Output = ()>,
     span: &tracing::Span,
 ) -> Processed {
-    let Routed { id, route, handler } = dispatch.route(message, provider, span);
+    let Routed { id, route, handler } = dispatch.route(delivery, span);
     let outcome = match handler {
         Ok(handler) => run_handler(handler, limit, stop).instrument(span.clone()).await,
         Err(outcome) => outcome,
@@ -231,7 +239,8 @@ pub(crate) async fn dispatch_within(
 /// of it, without a broker: for tests and tools. A consumer does this and then settles.
 pub async fn dispatch(dispatch: &dyn Dispatch, message: &WireMessage, provider: ProviderMetadata) -> Processed {
     let span = dispatch.span(&provider);
-    dispatch_within(dispatch, message, provider, None, std::future::pending(), &span).await
+    let delivery = Delivery { ack_id: String::new(), message: message.clone(), provider, lease: None, origin: None };
+    dispatch_within(dispatch, &delivery, None, std::future::pending(), &span).await
 }
 
 /// Runs a handler future, turning a panic into [`Outcome::Panicked`], and dropping it after

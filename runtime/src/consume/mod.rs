@@ -12,6 +12,7 @@
 mod consumer;
 mod dispatch;
 mod hooks;
+mod prioritized;
 
 pub use consumer::{Consumer, ConsumerSettings, InvalidMessages, shutdown_signal};
 pub(crate) use dispatch::panic_message;
@@ -19,3 +20,4 @@ pub use dispatch::{
     ConsumeError, Dispatch, HandlerError, HandlerResult, Outcome, Processed, Routed, Settlement, dispatch,
 };
 pub use hooks::{Health, Hook};
+pub use prioritized::Prioritized;

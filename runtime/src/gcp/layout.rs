@@ -126,6 +126,9 @@ impl Layout for GcpLayout {
         for consumed in &provisioning.consumes {
             plan.push(subscription(&self.subscription_id(queue, consumed), &self.consumed_topic_path(consumed), true));
         }
+        // Taskhawk's queue topic is the topic it consumes: each resource once.
+        let mut seen = std::collections::BTreeSet::new();
+        plan.retain(|line| seen.insert(line.clone()));
         plan
     }
 

@@ -150,6 +150,9 @@ impl Gcp {
     ) -> Result<PubSubSource, BackendError> {
         let mut ids: Vec<String> = consumes.iter().map(|topic| self.layout.subscription_id(queue, topic)).collect();
         ids.push(self.layout.queue_topic_id(queue));
+        // Taskhawk's queue subscription is its topic's subscription: one stream each.
+        let mut seen = std::collections::BTreeSet::new();
+        ids.retain(|id| seen.insert(id.clone()));
         let dead_letters = self.layout.dead_letter_topic_path(queue);
         PubSubSource::open_with_dead_letters(self, &ids, settings, Some(dead_letters)).await
     }

@@ -362,6 +362,7 @@ fn delivery(shared: &Shared, index: usize, received: ReceivedMessage) -> Deliver
             delivery_attempt: u32::try_from(received.delivery_attempt).ok().filter(|n| *n > 0),
         },
         lease: None,
+        origin: None,
     }
 }
 

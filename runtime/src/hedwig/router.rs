@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::message::{Message, Metadata, Received};
 use super::wire;
-use crate::backend::{BoxFuture, ProviderMetadata, WireMessage};
+use crate::backend::{BoxFuture, Delivery, ProviderMetadata, WireMessage};
 use crate::consume::{ConsumeError, Dispatch, HandlerResult, Outcome, Processed, Routed, panic_message};
 use crate::schema::{SchemaUrl, Version};
 
@@ -130,9 +130,9 @@ impl Dispatch for Router {
         )
     }
 
-    fn route(&self, message: &WireMessage, provider: ProviderMetadata, span: &tracing::Span) -> Routed {
+    fn route(&self, delivery: &Delivery, span: &tracing::Span) -> Routed {
         let rejected = |id, route, error| Routed { id, route, handler: Err(Outcome::Rejected(error)) };
-        let (metadata, data) = match wire::decode(message) {
+        let (metadata, data) = match wire::decode(&delivery.message) {
             Ok(decoded) => decoded,
             Err(e) => return rejected(None, None, e.into()),
         };
@@ -148,6 +148,6 @@ impl Dispatch for Router {
             span.record("otel.name", format!("message_received/{}", url.message_type));
         }
         let route = Some(url.message_type.clone());
-        Routed { id, route, handler: self.resolve(url, metadata, data, provider) }
+        Routed { id, route, handler: self.resolve(url, metadata, data, delivery.provider.clone()) }
     }
 }

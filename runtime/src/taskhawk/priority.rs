@@ -42,6 +42,17 @@ impl Priority {
         }
     }
 
+    /// This priority's share of a worker's deliveries while every queue has work
+    /// ([`sources`](super::sources)): 8, 4, 2, 1.
+    pub const fn weight(self) -> u32 {
+        match self {
+            Self::High => 8,
+            Self::Default => 4,
+            Self::Low => 2,
+            Self::Bulk => 1,
+        }
+    }
+
     /// The queue (and topic) name of this priority for the service queue `queue`, before
     /// the broker's prefix and casing: `dev-myapp` → `dev-myapp-high-priority`.
     pub fn queue(self, queue: &str) -> String {
