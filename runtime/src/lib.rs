@@ -42,7 +42,9 @@ pub use hedwig::publish::{DynamicMessage, PublishError, Published, Publisher};
 pub use hedwig::router::Router;
 pub use hedwig::wire;
 pub use layout::{Broker, ConsumedTopic, Layout, Naming, Provisioning};
-pub use schema::{Document, MajorSchema, Schema, SchemaError, SchemaProblem, SchemaUrl, ValidationError, Version};
+pub use schema::{
+    Document, MajorSchema, Schema, SchemaError, SchemaProblem, SchemaUrl, TaskSchema, ValidationError, Version,
+};
 
 /// Includes the code `owlpost-codegen` generated into `OUT_DIR`.
 ///
