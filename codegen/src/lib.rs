@@ -2,8 +2,10 @@
 //!
 //! Generates typed Rust from [Hedwig](https://github.com/cloudchacho/hedwig-python) schema
 //! files: one payload type per message major version, a `publish_<type>()` function per
-//! message type, and a handler trait per message type with a registration function. The
-//! generated code depends only on the `owlpost` runtime crate.
+//! message type, and a handler trait per message type with a registration function. From a
+//! Taskhawk *task schema* (`tasks` instead of `schemas`) it generates per task an input type,
+//! `dispatch_<task>()`, a handler trait and `register_<task>()`. The generated code depends
+//! only on the `owlpost` runtime crate.
 //!
 //! Use it from `build.rs`:
 //!
@@ -14,7 +16,8 @@
 //! }
 //! ```
 //!
-//! and include the result with `owlpost::include_messages!()`.
+//! and include the result with `owlpost::include_messages!()` (`owlpost::include_tasks!()`
+//! for a task schema).
 //!
 //! The pipeline is one module per step: [`parse`] (file → JSON) → [`model`] (checked
 //! message definitions and names) → `render` (Rust items, built with `quote!`) →
@@ -37,8 +40,13 @@ use std::path::{Path, PathBuf};
 
 pub use error::{Error, Problem, Result};
 
-/// The file name `compile` writes by default (what `owlpost::include_messages!()` includes).
+/// The file name `compile` writes by default for a Hedwig schema (what
+/// `owlpost::include_messages!()` includes).
 pub const DEFAULT_FILE_NAME: &str = "owlpost_messages";
+
+/// The file name `compile` writes by default for a Taskhawk task schema (what
+/// `owlpost::include_tasks!()` includes).
+pub const DEFAULT_TASKS_FILE_NAME: &str = "owlpost_tasks";
 
 /// Generates the Rust source for one schema file.
 pub fn generate(path: impl AsRef<Path>) -> Result<String> {
@@ -47,8 +55,11 @@ pub fn generate(path: impl AsRef<Path>) -> Result<String> {
 
 /// Generates the Rust source for an already-read schema file.
 pub fn generate_file(file: &parse::SchemaFile) -> Result<String> {
-    let model = model::Model::build(file)?;
-    let items = render::render(&model)?;
+    generate_model(&model::Model::build(file)?)
+}
+
+fn generate_model(model: &model::Model) -> Result<String> {
+    let items = render::render(model)?;
     Ok(output::format(&items, &model.file_name))
 }
 
@@ -81,8 +92,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// Default settings: write to `$OUT_DIR/owlpost_messages.rs` and tell cargo to rerun
-    /// the build script when the schema changes.
+    /// Default settings: write to `$OUT_DIR/owlpost_messages.rs` (`owlpost_tasks.rs` for a
+    /// task schema) and tell cargo to rerun the build script when the schema changes.
     pub fn new() -> Self {
         Self::default()
     }
@@ -100,8 +111,9 @@ impl Config {
         self
     }
 
-    /// Names the output `<name>.rs` (default `owlpost_messages`); include it with
-    /// `owlpost::include_messages!("<name>")`. Needed to generate several schemas in one crate.
+    /// Names the output `<name>.rs` (default `owlpost_messages`, or `owlpost_tasks` for a task
+    /// schema); include it with `owlpost::include_messages!("<name>")`
+    /// (`owlpost::include_tasks!("<name>")`). Needed to generate several schemas in one crate.
     pub fn file_name(&mut self, name: impl Into<String>) -> &mut Self {
         self.file_name = Some(name.into());
         self
@@ -138,14 +150,16 @@ impl Config {
                 return Err(Error::Incompatible { path: schema.clone(), baseline: baseline.clone(), changes: failing });
             }
         }
-        let source = generate(schema)?;
+        let model = model::Model::build(&parse::read(schema)?)?;
+        let source = generate_model(&model)?;
+        let default_name = if model.tasks.is_empty() { DEFAULT_FILE_NAME } else { DEFAULT_TASKS_FILE_NAME };
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
             None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| {
                 Error::Config("OUT_DIR is not set: call `Config::out_dir` outside build scripts".into())
             })?,
         };
-        let path = out_dir.join(format!("{}.rs", self.file_name.as_deref().unwrap_or(DEFAULT_FILE_NAME)));
+        let path = out_dir.join(format!("{}.rs", self.file_name.as_deref().unwrap_or(default_name)));
         output::write_if_changed(&path, &source)?;
         Ok(path)
     }

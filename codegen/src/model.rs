@@ -1,14 +1,16 @@
 //! Step 2: the checked model of a schema file: message types, their majors and
-//! `x-version`s, topics, descriptions, definitions, and the Rust names they get. No tokens here.
+//! `x-version`s, topics (Hedwig), or tasks with their priorities and inputs (Taskhawk);
+//! descriptions, definitions, and the Rust names they get. No tokens here.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use owlpost::taskhawk::Priority;
 use owlpost::{Document, Schema, Version};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::naming::{self, MessageNames};
+use crate::naming::{self, MessageNames, TaskNames};
 use crate::parse::SchemaFile;
 use crate::pointer;
 
@@ -26,8 +28,10 @@ pub struct Model {
     /// The document, compiled exactly as the runtime compiles it (and embeds it in
     /// generated code).
     pub schema: Schema,
-    /// Message types, sorted by name.
+    /// Message types, sorted by name (none in a task document).
     pub messages: Vec<MessageDef>,
+    /// Taskhawk tasks, sorted by name (none in a Hedwig document).
+    pub tasks: Vec<TaskDef>,
     /// Definitions, sorted by pointer.
     pub definitions: Vec<Definition>,
 }
@@ -62,6 +66,28 @@ pub struct MajorDef {
     pub pointer: String,
     /// Its schema object.
     pub schema: Value,
+}
+
+/// One Taskhawk task.
+#[derive(Debug, Clone)]
+pub struct TaskDef {
+    /// The task name on the wire (`billing.tasks.send_invoice`).
+    pub name: String,
+    /// Its Rust names.
+    pub names: TaskNames,
+    /// The queue it is dispatched to.
+    pub priority: Priority,
+    /// `x-version` of its input.
+    pub latest: Version,
+    /// Its `description`.
+    pub description: Option<String>,
+    /// JSON pointer of the task (`/tasks/billing.tasks.send_invoice`).
+    pub pointer: String,
+    /// JSON pointer of its input schema (`<pointer>/input`).
+    pub input_pointer: String,
+    /// Its input schema (the kwargs), documented by the task's description when it has
+    /// none of its own.
+    pub input: Value,
 }
 
 /// A reusable definition under `definitions`.
@@ -119,6 +145,7 @@ impl Model {
                 .collect::<Result<_>>()?;
             messages.push(MessageDef { message_type: message_type.clone(), names: type_names, majors });
         }
+        let tasks = tasks(document, &mut names)?;
         let definitions = definitions(&document.value, &mut names)?;
         Ok(Self {
             path: file.path.clone(),
@@ -126,10 +153,52 @@ impl Model {
             root: document.root.clone(),
             description: description(&document.value),
             messages,
+            tasks,
             definitions,
             schema,
         })
     }
+
+    /// Every schema that becomes a named type: message majors, task inputs, definitions,
+    /// as `(type name, JSON pointer, schema)`.
+    pub fn typed_schemas(&self) -> impl Iterator<Item = (&String, &String, &Value)> {
+        let majors = self.messages.iter().flat_map(|m| m.majors.iter());
+        let majors = majors.map(|major| (&major.type_name, &major.pointer, &major.schema));
+        let tasks = self.tasks.iter().map(|task| (&task.names.input, &task.input_pointer, &task.input));
+        majors.chain(tasks).chain(self.definitions.iter().map(|d| (&d.type_name, &d.pointer, &d.schema)))
+    }
+}
+
+/// The tasks, named.
+fn tasks(document: &Document, names: &mut Names) -> Result<Vec<TaskDef>> {
+    let mut out = Vec::new();
+    for (name, declared) in &document.tasks {
+        let pointer = pointer::task(name);
+        let base = naming::task_base(name, declared.rust_name.as_deref());
+        if !naming::is_nameable(base) {
+            return Err(Error::unsupported(
+                names.path,
+                &pointer,
+                &format!("`{base}` has no letters or digits to name Rust items after: set `x-rust-name`"),
+            ));
+        }
+        let task_names = TaskNames::new(base);
+        let origin = format!("task `{name}`");
+        for rust_name in [&task_names.input, &task_names.dispatch, &task_names.handler, &task_names.register] {
+            names.claim(rust_name, &origin, &pointer)?;
+        }
+        out.push(TaskDef {
+            name: name.clone(),
+            names: task_names,
+            priority: declared.priority,
+            latest: declared.latest,
+            description: declared.description.clone(),
+            input_pointer: format!("{pointer}/input"),
+            pointer,
+            input: documented(&declared.input, declared.description.as_deref()),
+        });
+    }
+    Ok(out)
 }
 
 impl Model {
@@ -174,6 +243,16 @@ pub(crate) fn definition_schemas(document: &Value) -> Option<Vec<DefinitionSchem
         }
     }
     Some(out)
+}
+
+/// A task's input schema, with the task's description when it has none of its own, so
+/// that the input type is documented by it.
+fn documented(input: &Value, description: Option<&str>) -> Value {
+    let mut input = input.clone();
+    if let (Some(map), Some(text)) = (input.as_object_mut(), description) {
+        map.entry("description").or_insert_with(|| text.into());
+    }
+    input
 }
 
 /// The definitions, named.

@@ -8,6 +8,7 @@
 //! | definition `UserId` (one version) | type `UserId` |
 //! | definition `Money` with versions 1.0 and 2.0 | types `MoneyV1`, `MoneyV2` |
 //! | definition `Money` with versions 1.0 and 1.1 | types `MoneyV1m0`, `MoneyV1m1` |
+//! | task `billing.tasks.send_invoice` (base `send_invoice`: its `x-rust-name`, else the last `.`-segment) | input type `SendInvoiceInput`, `dispatch_send_invoice()`, `register_send_invoice()`, trait `SendInvoiceHandler` with method `send_invoice` |
 //!
 //! `user-created`, `user.created` and `user_created` all give the same names (so two of them
 //! in one schema are a collision, reported as an error). Names that would start with a
@@ -76,6 +77,41 @@ impl MessageNames {
     }
 }
 
+/// The names generated for one Taskhawk task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskNames {
+    /// Input type (the task's kwargs): `SendInvoiceInput`.
+    pub input: String,
+    /// Dispatch function: `dispatch_send_invoice`.
+    pub dispatch: String,
+    /// Handler trait: `SendInvoiceHandler`.
+    pub handler: String,
+    /// Handler method: `send_invoice`.
+    pub method: String,
+    /// Registration function: `register_send_invoice`.
+    pub register: String,
+}
+
+impl TaskNames {
+    /// The names for a task whose base name is `base` (see [`task_base`]).
+    pub fn new(base: &str) -> Self {
+        let snake = snake(base);
+        Self {
+            input: typify_case(&format!("{}Input", pascal(base))),
+            dispatch: format!("dispatch_{snake}"),
+            handler: format!("{}Handler", pascal(base)),
+            register: format!("register_{snake}"),
+            method: snake,
+        }
+    }
+}
+
+/// The base of a task's Rust names: its `x-rust-name`, else the last `.`-segment of the
+/// wire name (`billing.tasks.send_invoice` → `send_invoice`).
+pub fn task_base<'a>(task: &'a str, rust_name: Option<&'a str>) -> &'a str {
+    rust_name.unwrap_or_else(|| task.rsplit('.').next().unwrap_or(task))
+}
+
 /// A definition version's type name: `UserId` when it is the only version, `UserIdV1` when
 /// its major is the only one of that major, `UserIdV1m2` otherwise (for version 1.2),
 /// re-cased as typify does.
@@ -133,6 +169,26 @@ mod tests {
         assert_eq!(ident("type").to_string(), "r#type");
         assert_eq!(ident("user").to_string(), "user");
         assert!(!is_nameable("--"));
+    }
+
+    #[test]
+    fn tasks_are_named_after_their_base() {
+        assert_eq!(task_base("billing.tasks.send_invoice", None), "send_invoice");
+        assert_eq!(task_base("billing.tasks.send_invoice", Some("email")), "email");
+        assert_eq!(task_base("rebuild", None), "rebuild");
+        let names = TaskNames::new("send_invoice");
+        assert_eq!(
+            names,
+            TaskNames {
+                input: "SendInvoiceInput".into(),
+                dispatch: "dispatch_send_invoice".into(),
+                handler: "SendInvoiceHandler".into(),
+                method: "send_invoice".into(),
+                register: "register_send_invoice".into(),
+            }
+        );
+        assert_eq!(TaskNames::new("type").method, "type", "escaped when it becomes an identifier");
+        assert_eq!(TaskNames::new("3d-print").input, "M3dPrintInput");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! walk the `schemas` map, resolves a `$ref` by its last path segment only, panics on
 //! references it cannot find, and wants draft-06 numeric `exclusiveMinimum`.
 //!
-//! Every message major and definition becomes one named schema; every `$ref` is rewritten
+//! Every message major, task input and definition becomes one named schema; every `$ref` is rewritten
 //! to `#/definitions/<TypeName>`; draft-04 boolean exclusive bounds become numbers; any
 //! construct typify cannot take is an error naming its JSON pointer.
 
@@ -25,22 +25,11 @@ const UNSUPPORTED: &[&str] = &["if", "then", "else", "$dynamicRef", "$recursiveR
 
 /// The named schemas to feed typify, in a deterministic order.
 pub fn typify_inputs(model: &Model) -> Result<Vec<(String, schemars::schema::Schema)>> {
-    let mut targets: BTreeMap<String, String> = BTreeMap::new();
-    for message in &model.messages {
-        for major in &message.majors {
-            targets.insert(major.pointer.clone(), major.type_name.clone());
-        }
-    }
-    for definition in &model.definitions {
-        targets.insert(definition.pointer.clone(), definition.type_name.clone());
-    }
+    let targets: BTreeMap<String, String> =
+        model.typed_schemas().map(|(name, pointer, _)| (pointer.clone(), name.clone())).collect();
     let normalizer = Normalizer { model, targets: &targets };
-    let named = model
-        .messages
-        .iter()
-        .flat_map(|m| m.majors.iter().map(|major| (&major.type_name, &major.pointer, &major.schema)))
-        .chain(model.definitions.iter().map(|d| (&d.type_name, &d.pointer, &d.schema)));
-    named
+    model
+        .typed_schemas()
         .map(|(name, pointer, schema)| {
             let schema = normalizer.schema(schema, pointer)?;
             let schema = serde_json::from_value(schema)

@@ -10,11 +10,17 @@ pub fn message(message_type: &str) -> String {
     join("/schemas", message_type)
 }
 
+/// The pointer of a task's entry: `/tasks/<name>`.
+pub fn task(name: &str) -> String {
+    join("/tasks", name)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn segments_are_escaped() {
         assert_eq!(super::join("/definitions", "a/b~c"), "/definitions/a~1b~0c");
         assert_eq!(super::message("user.created"), "/schemas/user.created");
+        assert_eq!(super::task("billing/x"), "/tasks/billing~1x");
     }
 }

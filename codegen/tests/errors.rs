@@ -168,3 +168,104 @@ fn a_valid_document_generates() {
     assert!(source.contains("pub struct ThingV1"));
     assert!(source.contains("pub async fn publish_thing<O>"));
 }
+
+/// A valid task document with the tasks `tasks`, plus `extra` at the top.
+fn task_document(tasks: Value, extra: Value) -> String {
+    let mut doc = json!({
+        "id": "https://example.com/tasks",
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "tasks": tasks,
+        "definitions": {"InvoiceId": {"1.0": {"type": "string"}}}
+    });
+    for (key, value) in extra.as_object().unwrap() {
+        doc[key] = value.clone();
+    }
+    doc.to_string()
+}
+
+fn ok_task() -> Value {
+    json!({"x-version": "1.0", "input": {"type": "object", "properties": {"id": {"$ref": "#/definitions/InvoiceId/1.0"}}}})
+}
+
+#[test]
+fn a_document_has_schemas_or_tasks_not_both() {
+    let (error, _) = error_for(&task_document(
+        json!({"billing.send": ok_task()}),
+        json!({"schemas": {"thing": {"1.*": ok_schema()}}}),
+    ));
+    assert_problem(&error, "", "not both");
+    let (error, _) = error_for(r#"{"id": "https://example.com/s"}"#);
+    assert_problem(&error, "", "or `tasks`");
+}
+
+#[test]
+fn task_layout_problems_are_all_reported_at_once() {
+    let mut no_version = ok_task();
+    no_version.as_object_mut().unwrap().remove("x-version");
+    let tasks = json!({
+        "a.bad_priority": {"priority": "urgent", "x-version": "1.0", "input": {"type": "object"}},
+        "a.no_version": no_version,
+        "a.array_input": {"x-version": "1.0", "input": {"type": "array"}},
+        "a.ref_input": {"x-version": "1.0", "input": {"$ref": "#/definitions/InvoiceId/1.0"}}
+    });
+    let (error, text) = error_for(&task_document(tasks, json!({})));
+    assert_problem(&error, "/tasks/a.bad_priority/priority", "unknown priority \"urgent\"");
+    assert_problem(&error, "/tasks/a.no_version", "missing `x-version`");
+    assert_problem(&error, "/tasks/a.array_input/input", "object schema");
+    assert_problem(&error, "/tasks/a.ref_input/input", "object schema");
+    assert!(text.contains("4 problems"), "{text}");
+}
+
+#[test]
+fn tasks_with_one_rust_name_collide() {
+    let mut renamed = ok_task();
+    renamed["x-rust-name"] = json!("send_invoice");
+    let tasks = json!({"billing.tasks.send_invoice": ok_task(), "billing.emails.mail": renamed});
+    let (error, text) = error_for(&task_document(tasks, json!({})));
+    assert!(
+        matches!(&error, Error::NameCollision { name, pointer, .. }
+            if name == "SendInvoiceInput" && pointer == "/tasks/billing.tasks.send_invoice"),
+        "{text}"
+    );
+    assert!(text.contains("billing.emails.mail") && text.contains("billing.tasks.send_invoice"), "{text}");
+
+    let tasks = json!({"billing.tasks.send_invoice": ok_task(), "legacy.send-invoice": ok_task()});
+    let (error, text) = error_for(&task_document(tasks, json!({})));
+    assert!(matches!(&error, Error::NameCollision { .. }), "{text}");
+}
+
+#[test]
+fn a_task_colliding_with_a_definition_is_an_error() {
+    let definitions = json!({"definitions": {
+        "InvoiceId": {"1.0": {"type": "string"}},
+        "SendInvoiceHandler": {"1.0": {"type": "string"}}
+    }});
+    let (error, text) = error_for(&task_document(json!({"billing.tasks.send_invoice": ok_task()}), definitions));
+    assert!(
+        matches!(&error, Error::NameCollision { name, pointer, .. }
+            if name == "SendInvoiceHandler" && pointer == "/definitions/SendInvoiceHandler/1.0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("task `billing.tasks.send_invoice`") && text.contains("definition `SendInvoiceHandler/1.0`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_task_without_letters_needs_a_rust_name() {
+    let (error, text) = error_for(&task_document(json!({"billing.": ok_task()}), json!({})));
+    assert!(matches!(&error, Error::Unsupported { pointer, .. } if pointer == "/tasks/billing."), "{text}");
+    assert!(text.contains("x-rust-name"), "{text}");
+}
+
+#[test]
+fn a_valid_task_document_generates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tasks.json");
+    std::fs::write(&path, task_document(json!({"billing.tasks.send_invoice": ok_task()}), json!({}))).unwrap();
+    let source = generate(&path).unwrap();
+    assert!(source.contains("pub struct SendInvoiceInput"), "{source}");
+    assert!(source.contains("pub async fn dispatch_send_invoice<T>"), "{source}");
+    assert!(source.contains("Priority::Default"), "{source}");
+}

@@ -1,15 +1,19 @@
-//! Hedwig schema documents: structure checks, schema URLs and validation.
+//! Schema documents: structure checks, schema URLs and validation.
 //!
-//! A schema file is one JSON Schema draft-04 document whose `schemas` map holds one
-//! schema per message type and major version (`schemas.<type>.<major>.*`), each with
-//! an `x-version` naming its latest `major.minor`. [`Schema`] checks that structure,
+//! A schema file is one JSON Schema draft-04 document of one of two kinds. A Hedwig
+//! document's `schemas` map holds one schema per message type and major version
+//! (`schemas.<type>.<major>.*`), each with an `x-version` naming its latest `major.minor`.
+//! A Taskhawk document's `tasks` map holds one entry per task name, with its `priority`,
+//! `x-version` and `input` schema (the task's `kwargs`). [`Schema`] checks that structure,
 //! compiles the whole document **once** with `jsonschema`, and validates message data
-//! against the `<major>.*` schema.
+//! against the `<major>.*` schema and task input against the task's `input`.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::Value;
+
+use crate::taskhawk::Priority;
 
 /// A message version: `major.minor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -124,19 +128,43 @@ pub struct MajorSchema {
     pub schema: Value,
 }
 
+/// The declared schema of one Taskhawk task (`tasks.<task name>`).
+#[derive(Debug, Clone)]
+pub struct TaskSchema {
+    /// The queue it goes to, from `priority` (`default` when absent).
+    pub priority: Priority,
+    /// The input's latest version, from `x-version`. Taskhawk sends no version: a
+    /// compatible change bumps the minor, a breaking one needs a new task name.
+    pub latest: Version,
+    /// `x-rust-name`: the snake_case base of the task's Rust names, when given.
+    pub rust_name: Option<String>,
+    /// The task's `description`.
+    pub description: Option<String>,
+    /// JSON pointer of the task (`/tasks/billing.tasks.send_invoice`).
+    pub pointer: String,
+    /// The input schema (`tasks.<task name>.input`), an object schema: the task's `kwargs`.
+    pub input: Value,
+}
+
+/// The keys a task entry may have.
+const TASK_KEYS: [&str; 5] = ["description", "priority", "x-version", "x-rust-name", "input"];
+
 /// A schema document whose structure was checked (no validators compiled yet).
 #[derive(Debug, Clone)]
 pub struct Document {
     /// Root URL: the document's `id` (draft-04) or `$id`.
     pub root: String,
-    /// Message types → major → declared schema, sorted.
+    /// Message types → major → declared schema, sorted; empty for a task document.
     pub messages: BTreeMap<String, BTreeMap<u32, MajorSchema>>,
+    /// Task names → declared task, sorted; empty for a Hedwig document.
+    pub tasks: BTreeMap<String, TaskSchema>,
     /// The whole document.
     pub value: Value,
 }
 
 impl Document {
-    /// Checks the Hedwig layout of a schema document and collects every problem.
+    /// Checks the layout of a schema document (Hedwig `schemas` or Taskhawk `tasks`)
+    /// and collects every problem.
     ///
     /// `file` names the source in errors.
     pub fn parse(file: &str, value: Value) -> Result<Self, SchemaError> {
@@ -153,48 +181,23 @@ impl Document {
                 String::new()
             }
         };
-        let mut messages = BTreeMap::new();
-        match value.get("schemas") {
-            Some(Value::Object(types)) if !types.is_empty() => {
-                for (message_type, majors) in types {
-                    let pointer = format!("/schemas/{}", escape_pointer(message_type));
-                    if message_type.is_empty() || message_type.contains('/') {
-                        problem(
-                            pointer.clone(),
-                            format!("invalid message type {message_type:?}: must be non-empty, without `/`"),
-                        );
-                    }
-                    let Some(majors) = majors.as_object().filter(|m| !m.is_empty()) else {
-                        problem(pointer, "expected a non-empty object of major versions (`\"1.*\": {...}`)".into());
-                        continue;
-                    };
-                    let mut parsed = BTreeMap::new();
-                    for (key, schema) in majors {
-                        let pointer = format!("{pointer}/{}", escape_pointer(key));
-                        match parse_major_key(key) {
-                            None => problem(
-                                pointer,
-                                format!("invalid version key {key:?}: expected `<major>.*`, e.g. `1.*`"),
-                            ),
-                            Some(major) => match check_x_version(major, schema) {
-                                Ok(latest) => {
-                                    parsed.insert(major, MajorSchema { latest, pointer, schema: schema.clone() });
-                                }
-                                Err((at_x_version, reason)) => {
-                                    problem(if at_x_version { format!("{pointer}/x-version") } else { pointer }, reason)
-                                }
-                            },
-                        }
-                    }
-                    messages.insert(message_type.clone(), parsed);
-                }
-            }
-            Some(_) => problem("/schemas".into(), "`schemas` must be a non-empty object of message types".into()),
-            None => problem(String::new(), "missing `schemas`: a Hedwig schema maps message types to versions".into()),
+        let (mut messages, mut tasks) = (BTreeMap::new(), BTreeMap::new());
+        match (value.get("schemas"), value.get("tasks")) {
+            (Some(_), Some(_)) => problem(
+                String::new(),
+                "a document has `schemas` (Hedwig messages) or `tasks` (Taskhawk tasks), not both".into(),
+            ),
+            (Some(types), None) => messages = parse_messages(types, &mut problem),
+            (None, Some(entries)) => tasks = parse_tasks(entries, &mut problem),
+            (None, None) => problem(
+                String::new(),
+                "missing `schemas` (Hedwig: message types to versions) or `tasks` (Taskhawk: task names to inputs)"
+                    .into(),
+            ),
         }
         check_refs(&value, &root, &value, &mut String::new(), &mut problem);
         if problems.is_empty() {
-            Ok(Self { root, messages, value })
+            Ok(Self { root, messages, tasks, value })
         } else {
             Err(SchemaError { file: file.to_owned(), problems })
         }
@@ -219,6 +222,153 @@ impl Document {
         }
         (schema, target)
     }
+}
+
+/// The `schemas` of a Hedwig document: message type → major → schema.
+fn parse_messages(
+    types: &Value,
+    problem: &mut impl FnMut(String, String),
+) -> BTreeMap<String, BTreeMap<u32, MajorSchema>> {
+    let mut messages = BTreeMap::new();
+    match types {
+        Value::Object(types) if !types.is_empty() => {
+            for (message_type, majors) in types {
+                let pointer = format!("/schemas/{}", escape_pointer(message_type));
+                if message_type.is_empty() || message_type.contains('/') {
+                    problem(
+                        pointer.clone(),
+                        format!("invalid message type {message_type:?}: must be non-empty, without `/`"),
+                    );
+                }
+                let Some(majors) = majors.as_object().filter(|m| !m.is_empty()) else {
+                    problem(pointer, "expected a non-empty object of major versions (`\"1.*\": {...}`)".into());
+                    continue;
+                };
+                let mut parsed = BTreeMap::new();
+                for (key, schema) in majors {
+                    let pointer = format!("{pointer}/{}", escape_pointer(key));
+                    match parse_major_key(key) {
+                        None => {
+                            problem(pointer, format!("invalid version key {key:?}: expected `<major>.*`, e.g. `1.*`"))
+                        }
+                        Some(major) => match check_x_version(major, schema) {
+                            Ok(latest) => {
+                                parsed.insert(major, MajorSchema { latest, pointer, schema: schema.clone() });
+                            }
+                            Err((at_x_version, reason)) => {
+                                problem(if at_x_version { format!("{pointer}/x-version") } else { pointer }, reason)
+                            }
+                        },
+                    }
+                }
+                messages.insert(message_type.clone(), parsed);
+            }
+        }
+        _ => problem("/schemas".into(), "`schemas` must be a non-empty object of message types".into()),
+    }
+    messages
+}
+
+/// The `tasks` of a Taskhawk document: task name → task.
+fn parse_tasks(entries: &Value, problem: &mut impl FnMut(String, String)) -> BTreeMap<String, TaskSchema> {
+    let mut tasks = BTreeMap::new();
+    let Some(entries) = entries.as_object().filter(|t| !t.is_empty()) else {
+        problem("/tasks".into(), "`tasks` must be a non-empty object of task names".into());
+        return tasks;
+    };
+    for (name, entry) in entries {
+        let pointer = format!("/tasks/{}", escape_pointer(name));
+        if name.is_empty() || name.contains('/') {
+            problem(pointer.clone(), format!("invalid task name {name:?}: must be non-empty, without `/`"));
+        }
+        if let Some(task) = parse_task(entry, &pointer, problem) {
+            tasks.insert(name.clone(), task);
+        }
+    }
+    tasks
+}
+
+/// One task entry, or `None` after reporting every problem in it.
+fn parse_task(entry: &Value, pointer: &str, problem: &mut impl FnMut(String, String)) -> Option<TaskSchema> {
+    let Some(fields) = entry.as_object() else {
+        problem(pointer.to_owned(), "a task must be an object with `x-version` and `input`".into());
+        return None;
+    };
+    let at = |key: &str| format!("{pointer}/{}", escape_pointer(key));
+    let mut ok = true;
+    let mut fail = |at: String, reason: String| {
+        ok = false;
+        problem(at, reason);
+    };
+    for key in fields.keys().filter(|k| !TASK_KEYS.contains(&k.as_str())) {
+        fail(at(key), format!("unknown key `{key}`: a task has `{}`", TASK_KEYS.join("`, `")));
+    }
+    let priority = match fields.get("priority") {
+        None => Priority::Default,
+        Some(Value::String(text)) => text.parse().unwrap_or_else(|e| {
+            fail(at("priority"), format!("{e}"));
+            Priority::Default
+        }),
+        Some(other) => {
+            fail(at("priority"), format!("`priority` must be a string (high, default, low or bulk), found {other}"));
+            Priority::Default
+        }
+    };
+    let latest = match fields.get("x-version") {
+        None => {
+            fail(pointer.to_owned(), "missing `x-version` (the input's `major.minor`, e.g. \"1.0\")".into());
+            None
+        }
+        Some(Value::String(text)) => Version::parse(text).or_else(|| {
+            fail(at("x-version"), format!("invalid `x-version` {text:?}: expected `major.minor`"));
+            None
+        }),
+        Some(other) => {
+            fail(at("x-version"), format!("`x-version` must be a string like \"1.0\", found {other}"));
+            None
+        }
+    };
+    let rust_name = match fields.get("x-rust-name") {
+        None => None,
+        Some(Value::String(name)) if is_snake_case(name) => Some(name.clone()),
+        Some(other) => {
+            fail(
+                at("x-rust-name"),
+                format!("`x-rust-name` must be a snake_case name like \"send_invoice\", found {other}"),
+            );
+            None
+        }
+    };
+    let description = match fields.get("description") {
+        None => None,
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(other) => {
+            fail(at("description"), format!("`description` must be a string, found {other}"));
+            None
+        }
+    };
+    let input = match fields.get("input") {
+        None => {
+            fail(pointer.to_owned(), "missing `input` (the schema of the task's kwargs)".into());
+            None
+        }
+        Some(input) if input.get("type") == Some(&Value::from("object")) => Some(input.clone()),
+        Some(_) => {
+            fail(
+                at("input"),
+                "`input` must be an object schema (`\"type\": \"object\"`): it travels as the task's kwargs".into(),
+            );
+            None
+        }
+    };
+    let (latest, input) = (latest?, input?);
+    ok.then(|| TaskSchema { priority, latest, rust_name, description, pointer: pointer.to_owned(), input })
+}
+
+/// Lower-case ASCII letters, digits and `_`, starting with a letter.
+fn is_snake_case(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// `<major>.*` without leading zeros (so `1.*` and `01.*` cannot both name major 1).
@@ -309,12 +459,12 @@ pub(crate) fn escape_pointer(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
-/// Data that does not match its message schema.
+/// Data that does not match its message (or task input) schema.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("invalid `{message_type}` data for {schema_url}: at {pointer:?}: {reason}{}", more_errors(*.more))]
 #[non_exhaustive]
 pub struct ValidationError {
-    /// The message type.
+    /// The message type, or the task name for a task's input.
     pub message_type: String,
     /// The schema URL the data was checked against.
     pub schema_url: String,
@@ -379,6 +529,14 @@ impl Schema {
                 }
             }
         }
+        for (task, declared) in &document.tasks {
+            if validators.get(&task_fragment(task)).is_none() {
+                missing.push(SchemaProblem {
+                    pointer: format!("{}/input", declared.pointer),
+                    reason: "the validator did not compile this schema".into(),
+                });
+            }
+        }
         if !missing.is_empty() {
             return Err(SchemaError { file: file.to_owned(), problems: missing });
         }
@@ -408,15 +566,47 @@ impl Schema {
     /// Validates `data` against the `<major>.*` schema of `message_type`; `version` names
     /// the schema URL in the error.
     pub fn validate(&self, message_type: &str, version: Version, data: &Value) -> Result<(), ValidationError> {
+        let fragment = major_fragment(message_type, version.major);
+        let url = || self.url(message_type, version);
+        self.check(&fragment, message_type, url, data, || format!("no schema for major version {}", version.major))
+    }
+
+    /// A task declared in this document (Taskhawk), if any.
+    pub fn task(&self, name: &str) -> Option<&TaskSchema> {
+        self.document.tasks.get(name)
+    }
+
+    /// The schema URL of a task's input: `<root>#/tasks/<task>/input`.
+    pub fn task_url(&self, task: &str) -> String {
+        format!("{}#/tasks/{task}/input", self.document.root)
+    }
+
+    /// Validates a task's `input` (its kwargs) against the task's `input` schema; the
+    /// error's `message_type` is the task name.
+    pub fn validate_task(&self, task: &str, input: &Value) -> Result<(), ValidationError> {
+        let url = || self.task_url(task);
+        self.check(&task_fragment(task), task, url, input, || format!("no task {task:?} in this schema"))
+    }
+
+    /// Validates `data` with the validator compiled at `fragment`; `name` and `url` name
+    /// what it was checked against in the error, `missing` says why there is no validator.
+    fn check(
+        &self,
+        fragment: &str,
+        name: &str,
+        url: impl Fn() -> String,
+        data: &Value,
+        missing: impl FnOnce() -> String,
+    ) -> Result<(), ValidationError> {
         let error = |pointer: String, reason: String, more| ValidationError {
-            message_type: message_type.to_owned(),
-            schema_url: self.url(message_type, version),
+            message_type: name.to_owned(),
+            schema_url: url(),
             pointer,
             reason,
             more,
         };
-        let Some(validator) = self.validators.get(&major_fragment(message_type, version.major)) else {
-            return Err(error(String::new(), format!("no schema for major version {}", version.major), 0));
+        let Some(validator) = self.validators.get(fragment) else {
+            return Err(error(String::new(), missing(), 0));
         };
         let mut errors = validator.iter_errors(data);
         match errors.next() {
@@ -428,4 +618,8 @@ impl Schema {
 
 fn major_fragment(message_type: &str, major: u32) -> String {
     format!("#/schemas/{}/{major}.*", escape_pointer(message_type))
+}
+
+fn task_fragment(task: &str) -> String {
+    format!("#/tasks/{}/input", escape_pointer(task))
 }

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use owlpost::taskhawk::Priority;
 use owlpost::{Document, SchemaUrl};
 use owlpost::{Schema, SchemaError, ValidationError, Version};
 use serde_json::{Value, json};
@@ -258,4 +259,177 @@ fn schema_urls_parse_into_root_type_and_version() {
     let schema = compiled();
     let url = schema.url("user-created", Version::new(2, 0));
     assert_eq!(SchemaUrl::parse(&url).unwrap().root, schema.root());
+}
+
+const TASKS_ROOT: &str = "https://example.com/schemas/billing-tasks";
+const SEND_INVOICE: &str = "/tasks/billing.tasks.send_invoice";
+
+/// A valid task document: two tasks, one with every optional key, sharing a definition.
+fn task_document() -> Value {
+    json!({
+        "id": TASKS_ROOT,
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "definitions": {"InvoiceId": {"1.0": {"type": "string", "pattern": "^INV-[0-9]+$"}}},
+        "tasks": {
+            "billing.tasks.send_invoice": {
+                "description": "Emails an invoice to its customer.",
+                "priority": "high",
+                "x-version": "1.2",
+                "x-rust-name": "email_invoice",
+                "input": {
+                    "type": "object",
+                    "properties": {
+                        "invoice_id": {"$ref": "#/definitions/InvoiceId/1.0"},
+                        "copies": {"type": "integer", "minimum": 1}
+                    },
+                    "required": ["invoice_id"],
+                    "additionalProperties": false
+                }
+            },
+            "billing/rebuild": {"x-version": "1.0", "input": {"type": "object"}}
+        }
+    })
+}
+
+/// `task_document()` with the name `billing/rebuild` (refused) replaced by `billing.rebuild`.
+fn valid_task_document() -> Value {
+    let mut doc = task_document();
+    let tasks = doc["tasks"].as_object_mut().unwrap();
+    let rebuild = tasks.remove("billing/rebuild").unwrap();
+    tasks.insert("billing.rebuild".into(), rebuild);
+    doc
+}
+
+fn task_problems(doc: Value) -> Vec<(String, String)> {
+    let error = Document::parse("tasks.json", doc).expect_err("the document should be refused");
+    error.problems.into_iter().map(|p| (p.pointer, p.reason)).collect()
+}
+
+/// `valid_task_document()` with the value at `pointer` replaced (or removed when `value` is `None`).
+fn edited_tasks(pointer: &str, value: Option<Value>) -> Value {
+    let mut doc = valid_task_document();
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    let parent = doc.pointer_mut(parent).unwrap().as_object_mut().unwrap();
+    match value {
+        Some(value) => parent.insert(key.to_owned(), value),
+        None => parent.remove(key),
+    };
+    doc
+}
+
+#[test]
+fn a_task_document_parses_into_tasks() {
+    let schema = Schema::from_json("tasks.json", &valid_task_document().to_string()).unwrap();
+    let document = schema.document();
+    assert!(document.messages.is_empty());
+    assert_eq!(document.tasks.keys().collect::<Vec<_>>(), ["billing.rebuild", "billing.tasks.send_invoice"]);
+    let send = schema.task("billing.tasks.send_invoice").unwrap();
+    assert_eq!(send.priority, Priority::High);
+    assert_eq!(send.latest, Version::new(1, 2));
+    assert_eq!(send.rust_name.as_deref(), Some("email_invoice"));
+    assert_eq!(send.description.as_deref(), Some("Emails an invoice to its customer."));
+    assert_eq!(send.pointer, SEND_INVOICE);
+    assert_eq!(send.input["required"], json!(["invoice_id"]));
+    let rebuild = schema.task("billing.rebuild").unwrap();
+    assert_eq!(
+        (rebuild.priority, rebuild.rust_name.as_ref(), rebuild.description.as_ref()),
+        (Priority::Default, None, None)
+    );
+    assert!(schema.task("billing.tasks.unknown").is_none());
+    assert!(compiled().document().tasks.is_empty(), "a Hedwig document has no tasks");
+}
+
+#[test]
+fn task_inputs_are_validated_with_task_url_and_pointer() {
+    let schema = Schema::from_json("tasks.json", &valid_task_document().to_string()).unwrap();
+    let task = "billing.tasks.send_invoice";
+    schema.validate_task(task, &json!({"invoice_id": "INV-1", "copies": 2})).unwrap();
+    let url = format!("{TASKS_ROOT}#/tasks/{task}/input");
+    assert_eq!(schema.task_url(task), url);
+
+    let error = schema.validate_task(task, &json!({"invoice_id": "X-1"})).unwrap_err();
+    assert_eq!((error.message_type.as_str(), error.schema_url.as_str()), (task, url.as_str()));
+    assert_eq!(error.pointer, "/invoice_id");
+    let error = schema.validate_task(task, &json!({"invoice_id": "INV-1", "copies": 0, "extra": 1})).unwrap_err();
+    assert_eq!(error.more, 1, "a minimum and an additional property: {error}");
+    let error = schema.validate_task(task, &json!({"copies": 1})).unwrap_err();
+    assert!(error.reason.contains("invoice_id"), "{}", error.reason);
+
+    let error = schema.validate_task("billing.tasks.unknown", &json!({})).unwrap_err();
+    assert!(error.reason.contains("no task"), "{}", error.reason);
+    assert!(schema.validate("billing.tasks.send_invoice", Version::new(1, 2), &json!({})).is_err());
+}
+
+#[test]
+fn task_layout_problems_are_located_by_pointer() {
+    let (priority, x_version, rust_name, input) = (
+        "/tasks/billing.tasks.send_invoice/priority",
+        "/tasks/billing.tasks.send_invoice/x-version",
+        "/tasks/billing.tasks.send_invoice/x-rust-name",
+        "/tasks/billing.tasks.send_invoice/input",
+    );
+    // (where to edit, the new value or `None` to remove it, where the problem is, what it says)
+    let cases: [(&str, Option<Value>, &str, &str); 17] = [
+        ("/tasks", Some(json!({})), "/tasks", "non-empty"),
+        ("/tasks", Some(json!([])), "/tasks", "non-empty"),
+        ("/schemas", Some(json!({"a": {"1.*": {"x-version": "1.0"}}})), "", "not both"),
+        (SEND_INVOICE, Some(json!("task")), SEND_INVOICE, "must be an object"),
+        (priority, Some(json!("urgent")), priority, "unknown priority \"urgent\""),
+        (priority, Some(json!(1)), priority, "must be a string"),
+        (x_version, None, SEND_INVOICE, "missing `x-version`"),
+        (x_version, Some(json!("1")), x_version, "invalid `x-version`"),
+        (x_version, Some(json!(1.2)), x_version, "must be a string"),
+        (rust_name, Some(json!("SendInvoice")), rust_name, "snake_case"),
+        (rust_name, Some(json!("")), rust_name, "snake_case"),
+        (
+            "/tasks/billing.tasks.send_invoice/description",
+            Some(json!(["a"])),
+            "/tasks/billing.tasks.send_invoice/description",
+            "must be a string",
+        ),
+        (input, None, SEND_INVOICE, "missing `input`"),
+        (input, Some(json!({"type": "string"})), input, "object schema"),
+        (input, Some(json!([])), input, "object schema"),
+        (
+            "/tasks/billing.tasks.send_invoice/prority",
+            Some(json!("high")),
+            "/tasks/billing.tasks.send_invoice/prority",
+            "unknown key `prority`",
+        ),
+        (
+            "/tasks/billing.tasks.send_invoice/input/properties/invoice_id/$ref",
+            Some(json!("#/definitions/Nope/1.0")),
+            "/tasks/billing.tasks.send_invoice/input/properties/invoice_id/$ref",
+            "unresolvable",
+        ),
+    ];
+    for (at, value, pointer, reason) in cases {
+        let found = task_problems(edited_tasks(at, value.clone()));
+        let [(found_pointer, found_reason)] = found.as_slice() else { panic!("{at} = {value:?}: {found:?}") };
+        assert_eq!(found_pointer, pointer, "{at} = {value:?}");
+        assert!(found_reason.contains(reason), "{at} = {value:?}: {found_reason:?} should mention {reason:?}");
+    }
+    let (pointer, reason) = only_problem(edited(&[("/schemas", None)]));
+    assert_eq!(pointer, "");
+    assert!(reason.contains("or `tasks`"), "{reason}");
+}
+
+#[test]
+fn every_task_problem_is_reported_at_once() {
+    let mut doc = task_document();
+    let send = doc.pointer_mut(SEND_INVOICE).unwrap().as_object_mut().unwrap();
+    send.insert("priority".into(), json!("urgent"));
+    send.remove("x-version");
+    send.insert("input".into(), json!({"type": "array"}));
+    let found: Vec<String> = task_problems(doc).into_iter().map(|(pointer, _)| pointer).collect();
+    assert_eq!(
+        found,
+        [
+            "/tasks/billing.tasks.send_invoice/priority",
+            "/tasks/billing.tasks.send_invoice",
+            "/tasks/billing.tasks.send_invoice/input",
+            "/tasks/billing~1rebuild",
+        ],
+        "in document order"
+    );
 }

@@ -1,4 +1,5 @@
-//! The embedded schema and the `owlpost::Message` impl of each payload type.
+//! The embedded schema (of message and task documents alike) and the `owlpost::Message`
+//! impl of each payload type.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -12,7 +13,7 @@ pub fn schema(model: &Model) -> TokenStream {
     let json = raw_string(&serde_json::to_string_pretty(&model.schema.document().value).unwrap_or_default());
     let doc = format!(" The compiled schema document `{file}` (root `{root}`), compiled on first use.");
     quote! {
-        /// The root URL of the schema these messages were generated from.
+        /// The root URL of the schema this code was generated from.
         pub const SCHEMA_ROOT: &str = #root;
 
         #[doc = #doc]

@@ -17,7 +17,7 @@ use crate::normalize::typify_inputs;
 const REEXPORTED: &[&str] = &["serde", "serde_json", "regress", "chrono", "uuid"];
 const PRIVATE: &str = "::owlpost::__private";
 
-/// The type definitions for every message major and definition of `model`.
+/// The type definitions for every message major, task input and definition of `model`.
 pub fn render(model: &Model) -> Result<Vec<syn::Item>> {
     let inputs = typify_inputs(model)?;
     let generated = catch_unwind(AssertUnwindSafe(|| -> std::result::Result<TokenStream, String> {
@@ -40,7 +40,7 @@ pub fn render(model: &Model) -> Result<Vec<syn::Item>> {
     Ok(items.items)
 }
 
-/// Every payload and definition type must exist under the name the rest of the generated
+/// Every payload, input and definition type must exist under the name the rest of the generated
 /// code uses (typify renames what it does not like).
 fn check_names(model: &Model, items: &syn::File) -> Result<()> {
     let defined: std::collections::BTreeSet<String> = items
@@ -53,12 +53,7 @@ fn check_names(model: &Model, items: &syn::File) -> Result<()> {
             _ => None,
         })
         .collect();
-    let expected = model
-        .messages
-        .iter()
-        .flat_map(|m| m.majors.iter().map(|major| (&major.type_name, &major.pointer)))
-        .chain(model.definitions.iter().map(|d| (&d.type_name, &d.pointer)));
-    for (name, pointer) in expected {
+    for (name, pointer, _) in model.typed_schemas() {
         if !defined.contains(name) {
             return Err(model.unsupported(pointer, &format!("the type generator did not name this type `{name}`")));
         }
