@@ -64,9 +64,18 @@ pub fn compat(args: &CompatArgs) -> Result<(), Failure> {
         count(Verdict::Version),
         count(Verdict::Compatible)
     );
-    if changes.iter().any(|c| c.verdict.fails()) {
-        return Err(Failure::new(format!("incompatible: {summary}"))
-            .details(["breaking changes need a new major (`2.*`); compatible ones a minor bump of `x-version`"]));
+    let failing: Vec<_> = changes.iter().filter(|c| c.verdict.fails()).collect();
+    if !failing.is_empty() {
+        let tasks = failing.iter().any(|c| c.pointer.starts_with("/tasks/"));
+        let messages = !tasks || failing.iter().any(|c| !c.pointer.starts_with("/tasks/"));
+        let hints = [
+            messages
+                .then_some("breaking changes need a new major (`2.*`); compatible ones a minor bump of `x-version`"),
+            tasks.then_some(
+                "breaking changes to a task need a new task name; compatible ones a minor bump of its `x-version`",
+            ),
+        ];
+        return Err(Failure::new(format!("incompatible: {summary}")).details(hints.into_iter().flatten()));
     }
     println!("{}", if changes.is_empty() { "no changes".to_owned() } else { summary });
     Ok(())

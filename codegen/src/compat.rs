@@ -17,6 +17,10 @@
 //! * **version rules**: any compatible change needs a minor bump of `x-version`; a breaking
 //!   change belongs in a new major; `x-version` never goes down.
 //!
+//! Taskhawk tasks carry no version on the wire, so a task's `input` is compared with the
+//! same rules, but a breaking change needs a **new task name**; compatible changes need a
+//! minor bump of the task's `x-version`; removing a task is breaking, adding one compatible.
+//!
 //! Annotations (`description`, `title`, `examples`, `default`, `$comment`, `x-versions`)
 //! are not part of the contract and are not reported. `$ref`s are followed on both sides,
 //! so a change in a definition is reported where a message reaches it.
@@ -24,7 +28,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use owlpost::{Document, MajorSchema};
+use owlpost::{Document, MajorSchema, Version};
 use serde_json::Value;
 
 use crate::pointer;
@@ -77,7 +81,8 @@ impl fmt::Display for Change {
     }
 }
 
-/// Every change from `old` to `new`, message type by message type, major by major.
+/// Every change from `old` to `new`, message type by message type, major by major, then
+/// task by task.
 pub fn compare(old: &Document, new: &Document) -> Vec<Change> {
     let mut changes = Vec::new();
     let types: BTreeSet<&String> = old.messages.keys().chain(new.messages.keys()).collect();
@@ -109,7 +114,29 @@ pub fn compare(old: &Document, new: &Document) -> Vec<Change> {
             }
         }
     }
+    compare_tasks(old, new, &mut changes);
     changes
+}
+
+/// The tasks of both documents: each task's input compared like a major's schema.
+fn compare_tasks(old: &Document, new: &Document, changes: &mut Vec<Change>) {
+    let names: BTreeSet<&String> = old.tasks.keys().chain(new.tasks.keys()).collect();
+    for name in names {
+        let pointer = pointer::task(name);
+        match (old.tasks.get(name), new.tasks.get(name)) {
+            (Some(before), Some(after)) => {
+                let compared =
+                    Compared { before: &before.input, after: &after.input, from: before.latest, to: after.latest };
+                compare_versioned(old, new, compared, &pointer, Evolution::Task, changes)
+            }
+            (None, _) => changes.push(Change { pointer, verdict: Verdict::Compatible, reason: "task added".into() }),
+            (_, None) => changes.push(Change {
+                pointer,
+                verdict: Verdict::Breaking,
+                reason: "task removed: its dispatchers and workers lose their schema".into(),
+            }),
+        }
+    }
 }
 
 fn compare_major(
@@ -120,10 +147,45 @@ fn compare_major(
     pointer: &str,
     changes: &mut Vec<Change>,
 ) {
+    let compared = Compared { before: &before.schema, after: &after.schema, from: before.latest, to: after.latest };
+    compare_versioned(old, new, compared, pointer, Evolution::Major, changes)
+}
+
+/// Two versions of one versioned schema: a message major's, or a task's input.
+struct Compared<'a> {
+    before: &'a Value,
+    after: &'a Value,
+    from: Version,
+    to: Version,
+}
+
+/// Where a breaking change has to go instead.
+#[derive(Clone, Copy)]
+enum Evolution {
+    /// Into a new major of the message type (Hedwig sends the major).
+    Major,
+    /// Under a new task name (Taskhawk sends no version).
+    Task,
+}
+
+/// The changes between two versions of a schema at `pointer` (a major's `/schemas/<type>/<major>.*`
+/// or a task's `/tasks/<name>`, whose schema is at `/input`), then the version rules.
+fn compare_versioned(
+    old: &Document,
+    new: &Document,
+    compared: Compared,
+    pointer: &str,
+    evolution: Evolution,
+    changes: &mut Vec<Change>,
+) {
+    let schema_pointer = match evolution {
+        Evolution::Major => pointer.to_owned(),
+        Evolution::Task => format!("{pointer}/input"),
+    };
     let mut walk = Walk { old, new, seen: BTreeSet::new(), changes: Vec::new() };
-    walk.schema(&before.schema, &after.schema, pointer);
+    walk.schema(compared.before, compared.after, &schema_pointer);
     let found = std::mem::take(&mut walk.changes);
-    let (from, to) = (before.latest, after.latest);
+    let (from, to) = (compared.from, compared.to);
     let at = format!("{pointer}/x-version");
     let breaking = found.iter().any(|c| c.verdict == Verdict::Breaking);
     changes.extend(found.iter().cloned());
@@ -134,14 +196,21 @@ fn compare_major(
             reason: format!("x-version goes down: {from} → {to}"),
         });
     } else if breaking {
-        changes.push(Change {
-            pointer: at,
-            verdict: Verdict::Version,
-            reason: format!(
-                "breaking changes within major {}: publish them as a new major `{}.*` instead",
-                from.major,
-                from.major + 1
-            ),
+        changes.push(match evolution {
+            Evolution::Major => Change {
+                pointer: at,
+                verdict: Verdict::Version,
+                reason: format!(
+                    "breaking changes within major {}: publish them as a new major `{}.*` instead",
+                    from.major,
+                    from.major + 1
+                ),
+            },
+            Evolution::Task => Change {
+                pointer: pointer.to_owned(),
+                verdict: Verdict::Breaking,
+                reason: "breaking changes to a task's input: tasks have no version on the wire: give the changed task a new name".into(),
+            },
         });
     } else if !found.is_empty() && to == from {
         changes.push(Change {

@@ -2,8 +2,8 @@
 //! warnings about what builds but makes a poor contract.
 //!
 //! Warnings:
-//! * a major, definition or property without `description` (the generated docs and the
-//!   message catalogue come from it);
+//! * a major, task, definition or property without `description` (the generated docs and
+//!   the message catalogue come from it);
 //! * an object schema without `additionalProperties` (say whether unknown properties are
 //!   welcome: it decides which changes are compatible later);
 //! * `x-versions` inconsistent with `x-version` (not a list of ascending `major.minor`
@@ -81,6 +81,17 @@ pub fn check(path: &Path) -> Vec<Diagnostic> {
                 }
                 x_versions(schema, key, &pointer, &mut warn);
                 walk(schema, &pointer, &mut warn);
+            }
+        }
+    }
+    if let Some(tasks) = file.value.get("tasks").and_then(Value::as_object) {
+        for (name, task) in tasks {
+            let pointer = pointer::task(name);
+            if task.get("description").is_none() {
+                warn(pointer.clone(), format!("task `{name}` has no `description`"));
+            }
+            if let Some(input) = task.get("input") {
+                walk(input, &format!("{pointer}/input"), &mut warn);
             }
         }
     }

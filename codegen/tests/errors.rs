@@ -268,4 +268,11 @@ fn a_valid_task_document_generates() {
     assert!(source.contains("pub struct SendInvoiceInput"), "{source}");
     assert!(source.contains("pub async fn dispatch_send_invoice<T>"), "{source}");
     assert!(source.contains("Priority::Default"), "{source}");
+
+    let written = owlpost_codegen::Config::new().schema(&path).out_dir(dir.path()).skip_rerun_if_changed().compile();
+    assert_eq!(written.unwrap(), dir.path().join("owlpost_tasks.rs"), "a task schema's default file name");
+    let ok = dir.path().join("ok.json");
+    std::fs::write(&ok, document(ok_schema(), json!({}))).unwrap();
+    let written = owlpost_codegen::Config::new().schema(&ok).out_dir(dir.path()).skip_rerun_if_changed().compile();
+    assert_eq!(written.unwrap(), dir.path().join("owlpost_messages.rs"));
 }
