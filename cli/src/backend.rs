@@ -47,7 +47,7 @@ pub struct ProvisionArgs {
     /// A topic the service publishes to (`<message type>-v<major>`); repeatable.
     #[arg(long = "publish", value_name = "TOPIC")]
     publishes: Vec<String>,
-    /// A topic the queue consumes; repeatable. On Pub/Sub, `PROJECT/TOPIC` for another project's topic.
+    /// A topic the queue consumes; repeatable. `OWNER/TOPIC` for another AWS account's or Google Cloud project's topic.
     #[arg(long = "consume", value_name = "TOPIC")]
     consumes: Vec<String>,
     /// Deliveries before a message goes to the dead-letter queue.
@@ -86,7 +86,12 @@ impl Target {
     async fn layout(&self) -> Result<Box<dyn Layout>, Failure> {
         Ok(match self.backend {
             #[cfg(feature = "aws")]
-            Backend::Aws => Box::new(self.aws().await.layout().clone()),
+            Backend::Aws => Box::new(owlpost::aws::AwsLayout::new(
+                std::env::var("AWS_REGION")
+                    .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+                    .unwrap_or_else(|_| "us-east-1".into()),
+                self.account_id.clone().unwrap_or_default(),
+            )),
             #[cfg(feature = "gcp")]
             Backend::Gcp => Box::new(owlpost::gcp::GcpLayout::new(self.project.clone().unwrap_or_default())),
             #[cfg(not(feature = "aws"))]

@@ -59,10 +59,6 @@ fn golden_files_compile_against_the_runtime() {
     let cases = trybuild::TestCases::new();
     for schema in schemas() {
         let stem = schema.file_stem().unwrap().to_string_lossy().into_owned();
-        // The runtime's Taskhawk dispatcher and router are not merged yet.
-        if stem == "tasks" {
-            continue;
-        }
         cases.pass(format!("tests/fixtures/pass/{stem}.rs"));
     }
 }

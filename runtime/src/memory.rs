@@ -302,12 +302,15 @@ impl MemoryBroker {
         for topic in plan.owned_topics() {
             self.create_topic(topic);
         }
-        let config = QueueConfig {
-            visibility_timeout: plan.lease.unwrap_or(QueueConfig::default().visibility_timeout),
-            dead_letter: Some((dead_letter_queue(&plan.queue), plan.max_deliveries)),
-            ..QueueConfig::default()
-        };
-        self.create_queue(&plan.queue, config)?;
+        let exists = self.state().queues.contains_key(&plan.queue);
+        if !exists {
+            let config = QueueConfig {
+                visibility_timeout: plan.lease.unwrap_or(QueueConfig::default().visibility_timeout),
+                dead_letter: Some((dead_letter_queue(&plan.queue), plan.max_deliveries)),
+                ..QueueConfig::default()
+            };
+            self.create_queue(&plan.queue, config)?;
+        }
         for consumed in &plan.consumes {
             self.subscribe(&consumed.topic, &plan.queue);
         }

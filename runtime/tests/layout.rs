@@ -35,6 +35,7 @@ fn hedwig_names_every_resource() {
     assert_eq!(naming.queue_topic("mailer"), "hedwig-mailer");
     assert_eq!(naming.dead_letter_topic("mailer"), "hedwig-mailer-dlq");
     assert_eq!(owlpost::default_topic("user-created", 2), "user-created-v2");
+    assert_eq!(naming.encoding_attribute(), "hedwig_encoding");
 }
 
 #[test]
@@ -54,9 +55,11 @@ fn the_memory_plan_lists_what_provisioning_creates() {
 }
 
 /// A protocol with names of its own: nothing in a backend changes.
+#[cfg(any(feature = "aws", feature = "gcp"))]
 #[derive(Debug)]
 struct Shouting;
 
+#[cfg(any(feature = "aws", feature = "gcp"))]
 impl Naming for Shouting {
     fn topic(&self, topic: &str) -> String {
         format!("loud-{topic}")
@@ -158,4 +161,25 @@ async fn the_memory_broker_provisions_and_requeues_dead_letters_to_the_queue() {
     assert_eq!(again[0].provider.delivery_attempt(), Some(1), "counted anew");
     let error = broker.requeue_dead_letters("nothing", &mut |_| {}).await.unwrap_err();
     assert!(matches!(error, owlpost::BackendError::QueueNotFound { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn memory_provisioning_leaves_an_existing_queue_and_requeues_from_its_own_dead_letter_queue() {
+    use owlpost::memory::QueueConfig;
+    let broker = MemoryBroker::new();
+    let config = QueueConfig { dead_letter: Some(("q-dead".into(), 1)), ..QueueConfig::default() };
+    broker.create_queue("q", config).unwrap();
+    broker.subscribe("t", "q");
+    owlpost::Sink::publish(&broker, "t", &WireMessage::default()).await.unwrap();
+    let source = broker.source("q");
+    let first = source.receive(1).await.unwrap();
+    source.nack(&first[0].ack_id, Duration::ZERO).await.unwrap();
+    assert!(source.receive(1).await.unwrap().is_empty(), "dead-lettered after 1 delivery");
+
+    let plan = Provisioning { consumes: vec![ConsumedTopic::new("t")], ..Provisioning::new("q") };
+    broker.provision(&plan).await.unwrap();
+    assert_eq!(broker.dead_letter_queue("q"), "q-dead", "provisioning kept the queue's settings");
+    let report = broker.requeue_dead_letters("q", &mut |_| {}).await.unwrap();
+    assert_eq!((report.moved, broker.stats("q-dead").unwrap().ready), (1, 0));
+    assert_eq!(source.receive(1).await.unwrap().len(), 1, "back in q");
 }

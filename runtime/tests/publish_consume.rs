@@ -567,3 +567,45 @@ async fn the_bound_on_handlers_holds_across_concurrent_polls() {
 fn now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
+
+/// A protocol of its own: the consumer acks what its handler took, dead-letters what it
+/// rejected, and survives a `route` that panics.
+struct Toy;
+
+impl owlpost::Dispatch for Toy {
+    fn span(&self, _: &ProviderMetadata) -> tracing::Span {
+        tracing::info_span!("toy")
+    }
+
+    fn route(&self, delivery: &owlpost::Delivery, _: &tracing::Span) -> owlpost::Routed {
+        let handler: Result<owlpost::BoxFuture<'static, HandlerResult>, Outcome> =
+            match delivery.message.body.as_slice() {
+                b"ok" => Ok(Box::pin(async { Ok(()) })),
+                b"bad" => Err(Outcome::Rejected(ConsumeError::UnknownTask { task: "bad".into() })),
+                _ => panic!("the toy protocol cannot read this"),
+            };
+        owlpost::Routed { id: None, route: Some("toy".into()), handler }
+    }
+}
+
+#[tokio::test]
+async fn a_foreign_dispatch_is_consumed_and_settled_and_its_panics_are_contained() {
+    let broker = broker();
+    for body in ["ok", "bad", "boom"] {
+        broker.inject(TOPIC, WireMessage { body: body.into(), attributes: BTreeMap::new() }).unwrap();
+    }
+    let consumer = Consumer::new(broker.source(QUEUE), Toy);
+    let mut outcomes = Vec::new();
+    while outcomes.len() < 3 {
+        for processed in consumer.poll().await.unwrap() {
+            outcomes.push((format!("{:?}", processed.outcome), processed.settlement));
+        }
+    }
+    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(matches!(outcomes[0], (ref o, Some(Settlement::Acked)) if o == "Acked"), "{outcomes:?}");
+    assert!(
+        outcomes[1].0.starts_with("Panicked") && matches!(outcomes[1].1, Some(Settlement::Nacked { .. })),
+        "{outcomes:?}"
+    );
+    assert!(outcomes[2].0.starts_with("Rejected") && outcomes[2].1 == Some(Settlement::DeadLettered), "{outcomes:?}");
+}

@@ -38,12 +38,22 @@ impl Broker for Aws {
 impl Aws {
     async fn create_resources(&self, plan: &Provisioning) -> Result<(), BackendError> {
         let (sns, sqs, layout) = (self.sns(), self.sqs(), &self.layout);
+        let mut created = std::collections::BTreeMap::new();
         for topic in plan.owned_topics() {
-            sns.create_topic().name(layout.topic_name(topic)).send().await.map_err(|e| {
+            let output = sns.create_topic().name(layout.topic_name(topic)).send().await.map_err(|e| {
                 sdk_error("SNS CreateTopic", e, || BackendError::TopicNotFound { topic: topic.to_owned() })
             })?;
+            created.insert(topic, output.topic_arn.unwrap_or_else(|| layout.topic_arn(topic)));
         }
-        let topic_arns: Vec<String> = plan.consumes.iter().map(|c| layout.consumed_topic_arn(c)).collect();
+        // The ARN SNS gave an owned topic; another account's is built from its owner.
+        let topic_arns: Vec<String> = plan
+            .consumes
+            .iter()
+            .map(|c| match (&c.owner, created.get(c.topic.as_str())) {
+                (None, Some(arn)) => arn.clone(),
+                _ => layout.consumed_topic_arn(c),
+            })
+            .collect();
         let (_, dlq_arn) = self.create_queue(&sqs, &layout.dead_letter_queue_name(&plan.queue)).await?;
         let (queue_url, queue_arn) = self.create_queue(&sqs, &layout.queue_name(&plan.queue)).await?;
         let redrive =

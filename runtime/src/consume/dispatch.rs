@@ -227,7 +227,13 @@ pub(crate) async fn dispatch_within(
     stop: impl Future<Output = ()>,
     span: &tracing::Span,
 ) -> Processed {
-    let Routed { id, route, handler } = dispatch.route(delivery, span);
+    // A protocol's routing that panics costs its message, never the consumer.
+    let routed = catch_unwind(AssertUnwindSafe(|| dispatch.route(delivery, span)));
+    let Routed { id, route, handler } = routed.unwrap_or_else(|panic| Routed {
+        id: None,
+        route: None,
+        handler: Err(Outcome::Panicked { message: panic_message(&*panic) }),
+    });
     let outcome = match handler {
         Ok(handler) => run_handler(handler, limit, stop).instrument(span.clone()).await,
         Err(outcome) => outcome,

@@ -40,7 +40,7 @@ impl Naming for HedwigNaming {
     }
 
     fn encoding_attribute(&self) -> &'static str {
-        "hedwig_encodng"
+        super::wire::attr::ENCODING
     }
 }
 
