@@ -65,6 +65,20 @@ pub struct WireMessage {
     pub attributes: BTreeMap<String, String>,
 }
 
+impl WireMessage {
+    /// The body as sent: base64-decoded (with or without line breaks, as hedwig-python wraps
+    /// it at 76 characters) when the attribute `encoding_attribute` says `base64`.
+    pub(crate) fn decoded_body(&self, encoding_attribute: &str) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+        use base64::Engine;
+        if self.attributes.get(encoding_attribute).is_none_or(|e| e != "base64") {
+            return Ok(std::borrow::Cow::Borrowed(&self.body));
+        }
+        let compact: Vec<u8> = self.body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+        let decoded = base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| e.to_string())?;
+        Ok(std::borrow::Cow::Owned(decoded))
+    }
+}
+
 /// One received message, not yet acknowledged.
 #[derive(Debug, Clone)]
 pub struct Delivery {

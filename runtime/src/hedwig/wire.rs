@@ -150,27 +150,14 @@ fn to_json(value: &impl Serialize) -> Vec<u8> {
 /// A body with attribute `hedwig_encoding=base64` (a binary body sent through SQS) is
 /// base64-decoded first, with or without line breaks.
 pub fn decode(wire: &WireMessage) -> Result<(Metadata, Value), DecodeError> {
-    let base64_body;
-    let body = if wire.attributes.get(attr::ENCODING).is_some_and(|e| e == "base64") {
-        base64_body = decode_base64(&wire.body)?;
-        &base64_body
-    } else {
-        &wire.body
-    };
-    let data: Value = serde_json::from_slice(body).map_err(|e| DecodeError::BodyNotJson { reason: e.to_string() })?;
+    let body = wire.decoded_body(attr::ENCODING).map_err(|reason| DecodeError::Base64 { reason })?;
+    let data: Value = serde_json::from_slice(&body).map_err(|e| DecodeError::BodyNotJson { reason: e.to_string() })?;
     let metadata_attributes = [attr::FORMAT_VERSION, attr::ID, attr::TIMESTAMP, attr::PUBLISHER, attr::SCHEMA];
     if metadata_attributes.iter().any(|name| wire.attributes.contains_key(*name)) {
         decode_attributes(wire, data)
     } else {
         decode_container(wire, data)
     }
-}
-
-fn decode_base64(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
-    use base64::Engine;
-    // hedwig-python wraps base64 at 76 characters.
-    let compact: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| DecodeError::Base64 { reason: e.to_string() })
 }
 
 fn decode_attributes(wire: &WireMessage, data: Value) -> Result<(Metadata, Value), DecodeError> {

@@ -144,14 +144,8 @@ pub fn encode(message: &TaskMessage) -> Result<WireMessage, EncodeError> {
 /// Decodes a task message received from the queue of priority `queue_priority` (used when
 /// the body names none). A body with `taskhawk_encoding=base64` is base64-decoded first.
 pub fn decode(wire: &WireMessage, queue_priority: Priority) -> Result<TaskMessage, DecodeError> {
-    let decoded;
-    let body = if wire.attributes.get(attr::ENCODING).is_some_and(|e| e == "base64") {
-        decoded = base64_body(&wire.body)?;
-        &decoded
-    } else {
-        &wire.body
-    };
-    let value: Value = serde_json::from_slice(body).map_err(|e| DecodeError::BodyNotJson { reason: e.to_string() })?;
+    let body = wire.decoded_body(attr::ENCODING).map_err(|reason| DecodeError::Base64 { reason })?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| DecodeError::BodyNotJson { reason: e.to_string() })?;
     let Value::Object(mut body) = value else { return Err(invalid("", "the body must be a JSON object")) };
     let id = non_empty_string(body.remove("id"), "/id")?;
     let task = non_empty_string(body.remove("task"), "/task")?;
@@ -182,12 +176,6 @@ pub fn decode(wire: &WireMessage, queue_priority: Priority) -> Result<TaskMessag
         Some(_) => return Err(invalid("/kwargs", "must be an object")),
     };
     Ok(TaskMessage { id, task, priority, timestamp, headers, args, kwargs })
-}
-
-fn base64_body(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
-    use base64::Engine;
-    let compact: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| DecodeError::Base64 { reason: e.to_string() })
 }
 
 fn non_empty_string(value: Option<Value>, pointer: &str) -> Result<String, DecodeError> {
