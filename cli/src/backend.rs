@@ -83,7 +83,7 @@ fn disabled(backend: &str) -> Failure {
 
 impl Target {
     /// The names of the target's resources, without connecting.
-    async fn layout(&self) -> Result<Box<dyn Layout>, Failure> {
+    fn layout(&self) -> Result<Box<dyn Layout>, Failure> {
         Ok(match self.backend {
             #[cfg(feature = "aws")]
             Backend::Aws => Box::new(owlpost::aws::AwsLayout::new(
@@ -131,7 +131,7 @@ pub fn provision(args: &ProvisionArgs) -> Result<(), Failure> {
     plan.consumes = args.consumes.iter().map(|topic| ConsumedTopic::parse(topic)).collect();
     plan.max_deliveries = args.max_deliveries;
     runtime()?.block_on(async {
-        let layout = args.target.layout().await?;
+        let layout = args.target.layout()?;
         print_plan(&layout.plan(&plan), args.dry_run);
         if args.dry_run {
             return Ok(());

@@ -124,13 +124,12 @@ impl Recording {
 }
 
 fn decode_task<T: Task>(wire: &WireMessage) -> Option<ReceivedTask<T>> {
-    let message = taskhawk::wire::decode(wire, Priority::Default).ok()?;
+    let mut message = taskhawk::wire::decode(wire, Priority::Default).ok()?;
     if message.task != T::NAME {
         return None;
     }
-    let input = serde_json::from_value(serde_json::Value::Object(message.kwargs)).ok()?;
-    let (id, priority, timestamp, headers) = (message.id, message.priority, message.timestamp, message.headers);
-    Some(ReceivedTask { input, id, priority, timestamp, headers, provider: ProviderMetadata::None })
+    let input = serde_json::from_value(serde_json::Value::Object(std::mem::take(&mut message.kwargs))).ok()?;
+    Some(ReceivedTask::new(input, message, ProviderMetadata::None))
 }
 
 fn decode<M: Message>(wire: &WireMessage) -> Option<Received<M>> {

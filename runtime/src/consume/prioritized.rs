@@ -138,11 +138,11 @@ impl Prioritized {
         while picked.len() < max {
             let ready: Vec<usize> = (0..state.buffers.len()).filter(|&i| !state.buffers[i].is_empty()).collect();
             let total: i64 = ready.iter().map(|&i| self.shared.sources[i].weight).sum();
-            let Some(&best) = ready.iter().max_by_key(|&&i| {
+            for &i in &ready {
                 state.current[i] += self.shared.sources[i].weight;
-                // Ties go to the source added first.
-                (state.current[i], std::cmp::Reverse(i))
-            }) else {
+            }
+            // Ties go to the source added first.
+            let Some(&best) = ready.iter().max_by_key(|&&i| (state.current[i], std::cmp::Reverse(i))) else {
                 break;
             };
             state.current[best] -= total;

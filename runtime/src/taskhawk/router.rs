@@ -16,8 +16,12 @@ use crate::backend::{BoxFuture, Delivery, ProviderMetadata};
 use crate::consume::{ConsumeError, Dispatch, HandlerResult, Outcome, Routed, panic_message};
 use crate::schema::Schema;
 
-type ErasedHandler =
-    Arc<dyn Fn(TaskMessage, ProviderMetadata) -> Result<BoxFuture<'static, HandlerResult>, ConsumeError> + Send + Sync>;
+/// Makes the handler's future from a validated input (the message's `kwargs`, taken out).
+type ErasedHandler = Arc<
+    dyn Fn(Value, TaskMessage, ProviderMetadata) -> Result<BoxFuture<'static, HandlerResult>, ConsumeError>
+        + Send
+        + Sync,
+>;
 
 struct Route {
     schema: &'static Schema,
@@ -53,15 +57,13 @@ impl TaskRouter {
         F: Fn(ReceivedTask<T>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
-        let erased: ErasedHandler = Arc::new(move |message: TaskMessage, provider| {
-            let TaskMessage { id, priority, timestamp, headers, kwargs, .. } = message;
-            let input = serde_json::from_value::<T>(Value::Object(kwargs)).map_err(|e| ConsumeError::Deserialize {
+        let erased: ErasedHandler = Arc::new(move |input: Value, message: TaskMessage, provider| {
+            let input = serde_json::from_value::<T>(input).map_err(|e| ConsumeError::Deserialize {
                 message_type: T::NAME.to_owned(),
                 schema_url: T::schema().task_url(T::NAME),
                 reason: e.to_string(),
             })?;
-            let received = ReceivedTask { input, id, priority, timestamp, headers, provider };
-            Ok(Box::pin(handler(received)) as BoxFuture<'static, HandlerResult>)
+            Ok(Box::pin(handler(ReceivedTask::new(input, message, provider))) as BoxFuture<'static, HandlerResult>)
         });
         self.routes.insert(T::NAME.to_owned(), Route { schema: T::schema(), handler: erased });
         self
@@ -74,16 +76,16 @@ impl TaskRouter {
 
     fn resolve(
         &self,
-        message: TaskMessage,
+        mut message: TaskMessage,
         provider: ProviderMetadata,
     ) -> Result<BoxFuture<'static, HandlerResult>, Outcome> {
         let reject = |error| Outcome::Rejected(error);
         let Some(route) = self.routes.get(&message.task) else {
             return Err(reject(ConsumeError::UnknownTask { task: message.task }));
         };
-        let input = Value::Object(message.kwargs.clone());
+        let input = Value::Object(std::mem::take(&mut message.kwargs));
         route.schema.validate_task(&message.task, &input).map_err(|e| reject(e.into()))?;
-        match catch_unwind(AssertUnwindSafe(|| (route.handler)(message, provider))) {
+        match catch_unwind(AssertUnwindSafe(|| (route.handler)(input, message, provider))) {
             Ok(handler) => handler.map_err(reject),
             Err(panic) => Err(Outcome::Panicked { message: panic_message(&*panic) }),
         }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Priority;
+use super::wire::TaskMessage;
 use crate::backend::ProviderMetadata;
 use crate::schema::Schema;
 
@@ -81,6 +82,14 @@ impl<T: Task> IntoOutgoingTask for OutgoingTask<T> {
     type Task = T;
     fn into_outgoing_task(self) -> OutgoingTask<T> {
         self
+    }
+}
+
+impl<T> ReceivedTask<T> {
+    /// The received form of `message`, with its decoded input.
+    pub(crate) fn new(input: T, message: TaskMessage, provider: ProviderMetadata) -> Self {
+        let TaskMessage { id, priority, timestamp, headers, .. } = message;
+        Self { input, id, priority, timestamp, headers, provider }
     }
 }
 
