@@ -7,6 +7,11 @@ pub mod messages {
     owlpost::include_messages!();
 }
 
+/// Task inputs, `dispatch_*` functions and handler traits generated from `schemas/tasks.json`.
+pub mod tasks {
+    owlpost::include_tasks!();
+}
+
 /// The code generator's fixture schemas, compiled here with `owlpost` as the only
 /// dependency (their golden copies live in `codegen/tests/fixtures`).
 pub mod fixtures {
