@@ -20,6 +20,9 @@
 //! Taskhawk tasks carry no version on the wire, so a task's `input` is compared with the
 //! same rules, but a breaking change needs a **new task name**; compatible changes need a
 //! minor bump of the task's `x-version`; removing a task is breaking, adding one compatible.
+//! Changing a task's default `priority` is compatible and needs no bump (the priority is a
+//! routing choice the dispatcher may override, not part of the input): it is listed, because
+//! tasks already queued stay on the old priority's queue.
 //!
 //! Annotations (`description`, `title`, `examples`, `default`, `$comment`, `x-versions`)
 //! are not part of the contract and are not reported. `$ref`s are followed on both sides,
@@ -125,6 +128,16 @@ fn compare_tasks(old: &Document, new: &Document, changes: &mut Vec<Change>) {
         let pointer = pointer::task(name);
         match (old.tasks.get(name), new.tasks.get(name)) {
             (Some(before), Some(after)) => {
+                if before.priority != after.priority {
+                    changes.push(Change {
+                        pointer: format!("{pointer}/priority"),
+                        verdict: Verdict::Compatible,
+                        reason: format!(
+                            "default priority {} → {}: new dispatches go to the {} queue, tasks already queued stay on the {} queue (owlpost's worker reads all four)",
+                            before.priority, after.priority, after.priority, before.priority
+                        ),
+                    });
+                }
                 let compared =
                     Compared { before: &before.input, after: &after.input, from: before.latest, to: after.latest };
                 compare_versioned(old, new, compared, &pointer, Evolution::Task, changes)
