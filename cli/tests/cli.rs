@@ -140,30 +140,62 @@ fn user_errors_are_one_line_and_details_without_panics() {
 
 #[test]
 fn generated_crate_builds_passes_its_doc_tests_and_regenerates_to_the_same_files() {
+    standalone_crate(
+        "example.json",
+        "example-messages",
+        "signup",
+        &["| `user-created` | 2 | 2.0 | `UserCreatedV2` | `user-created-v2` |", "Publisher::new(\"signup\""],
+    );
+}
+
+#[test]
+fn generated_task_crate_builds_passes_its_doc_tests_and_regenerates_to_the_same_files() {
+    standalone_crate(
+        "tasks.json",
+        "billing-tasks",
+        "billing",
+        &[
+            "| `billing.tasks.charge_card` | high | 1.0 | `ChargeCustomerCardInput` | `dispatch_charge_customer_card` |",
+            "| `billing.tasks.send_invoice` | `SendInvoiceHandler` | `register_send_invoice(&mut router, handler)` |",
+            "Dispatcher::new(\"billing\"",
+            "Typed [Taskhawk]",
+        ],
+    );
+}
+
+/// Generates the crate `name` for `schemas/<schema>`, checks its README holds `readme`,
+/// regenerates it (nothing changes), builds it and runs its doc test (publishing or
+/// dispatching on the in-memory broker).
+fn standalone_crate(schema: &str, name: &str, publisher: &str, readme: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("example-messages");
+    let out = dir.path().join(name);
     let runtime = root().join("runtime");
+    let schema_path = format!("schemas/{schema}");
     let args = [
         "generate",
         "--schema",
-        "schemas/example.json",
+        &schema_path,
         "--out",
         out.to_str().unwrap(),
+        "--name",
+        name,
         "--runtime-path",
         runtime.to_str().unwrap(),
         "--publisher",
-        "signup",
+        publisher,
     ];
+    let files = ["Cargo.toml", "README.md", "src/lib.rs", &format!("schema/{schema}")];
     let first = owlpost(&args);
     assert!(first.status.success(), "{}", transcript(&args, &first));
-    for file in ["Cargo.toml", "README.md", "src/lib.rs", "schema/example.json"] {
+    for file in files {
         assert!(out.join(file).is_file(), "{file} missing");
     }
-    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
-    assert!(readme.contains("| `user-created` | 2 | 2.0 | `UserCreatedV2` | `user-created-v2` |"), "{readme}");
-    assert!(readme.contains("Publisher::new(\"signup\""), "{readme}");
+    let text = std::fs::read_to_string(out.join("README.md")).unwrap();
+    for expected in readme {
+        assert!(text.contains(expected), "{expected} missing:\n{text}");
+    }
     let snapshot = |dir: &Path| -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
-        ["Cargo.toml", "README.md", "src/lib.rs", "schema/example.json"]
+        files
             .iter()
             .map(|f| {
                 let path = dir.join(f);
@@ -177,18 +209,26 @@ fn generated_crate_builds_passes_its_doc_tests_and_regenerates_to_the_same_files
     assert_eq!(String::from_utf8_lossy(&again.stdout).matches("unchanged").count(), 4, "{}", transcript(&args, &again));
     assert_eq!(snapshot(&out), before, "a second run changed files");
 
-    // The crate builds and its doc test (publishing on the in-memory broker) passes. A
-    // target directory under the workspace's keeps rebuilds fast.
+    // The crate builds and its doc test (on the in-memory broker) passes. A target
+    // directory under the workspace's keeps rebuilds fast.
     let target = root().join("target/standalone-crate");
     for cargo_args in [&["build"][..], &["test", "--doc"][..]] {
-        let status = std::process::Command::new(env!("CARGO"))
+        let output = std::process::Command::new(env!("CARGO"))
             .args(cargo_args)
             .current_dir(&out)
             .env("CARGO_TARGET_DIR", &target)
             .env_remove("RUSTFLAGS")
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success(), "cargo {cargo_args:?} failed in the generated crate");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "cargo {cargo_args:?} failed in {name}:\n{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if cargo_args[0] == "test" {
+            assert!(stdout.contains("test result: ok. 1 passed"), "the crate's doc example did not run:\n{stdout}");
+        }
     }
 }
 
