@@ -1,6 +1,7 @@
 //! The `owlpost` command as users run it: golden outputs of `check` and `compat` on the
-//! fixtures in `schemas/`, the standalone crate built and doc-tested, the catalogue, help
-//! and failure paths. `OWLPOST_BLESS=1` rewrites the golden files.
+//! fixtures in `schemas/`, the standalone crates (messages and tasks) built and doc-tested,
+//! the catalogues (a task catalogue and the task dry-run plans golden in `cli/tests/golden/`),
+//! help and failure paths. `OWLPOST_BLESS=1` rewrites the golden files.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -126,6 +127,9 @@ fn user_errors_are_one_line_and_details_without_panics() {
             "--out",
             "target/never-written",
         ],
+        &["provision", "--backend", "aws", "--tasks", "t", "--consume", "x", "--dry-run"],
+        &["provision", "--backend", "aws", "--queue", "q", "--priority", "high", "--dry-run"],
+        &["requeue-dlq", "--backend", "aws", "--tasks", "t", "--priority", "urgent"],
         &["frobnicate"],
     ];
     for args in cases {
@@ -444,4 +448,33 @@ fn task_catalogue_golden_markdown_and_asyncapi() {
         let pointer = reference.strip_prefix('#').unwrap_or_else(|| panic!("non-local $ref {reference}"));
         assert!(asyncapi.pointer(pointer).is_some(), "unresolved $ref {reference}");
     }
+}
+
+#[test]
+fn task_dry_run_golden_plans() {
+    let cases = [
+        ("provision-tasks-aws.out", "provision --backend aws --account-id 123456789012 --tasks billing --dry-run"),
+        (
+            "provision-tasks-gcp.out",
+            "provision --backend gcp --project shop --tasks billing --priority bulk --priority high --max-deliveries 7 --dry-run",
+        ),
+    ];
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(file, command)| {
+            let args: Vec<&str> = command.split(' ').collect();
+            // An endpoint nothing listens on: a dry run never connects.
+            let output = Command::cargo_bin("owlpost")
+                .unwrap()
+                .current_dir(root())
+                .args(&args)
+                .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+                .env("PUBSUB_EMULATOR_HOST", "127.0.0.1:9")
+                .env("AWS_REGION", "eu-west-1")
+                .output()
+                .unwrap();
+            matches_golden(&transcript(&args, &output), &golden_dir().join(file)).err()
+        })
+        .collect();
+    assert!(failures.is_empty(), "golden plans differ (OWLPOST_BLESS=1 rewrites them):\n{}", failures.join("\n"));
 }
