@@ -1,4 +1,6 @@
-//! `owlpost provision` and `owlpost requeue-dlq`, through the runtime's backends.
+//! `owlpost provision` and `owlpost requeue-dlq`, through the runtime's backends: for a
+//! Hedwig queue (`--queue`), or for the priority queues of a Taskhawk service (`--tasks`,
+//! one queue per `--priority`, default all four), named by the protocol's naming.
 //!
 //! Connection settings come from the usual environment: the AWS SDK's chain
 //! (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials) and, for Pub/Sub, Google's credentials or
@@ -7,7 +9,8 @@
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use owlpost::{BackendError, Broker, ConsumedTopic, Layout, Provisioning, Requeued};
+use owlpost::taskhawk::{self, Priority, TaskhawkNaming};
+use owlpost::{BackendError, Broker, ConsumedTopic, HedwigNaming, Layout, Naming, Provisioning, Requeued};
 
 use crate::failure::Failure;
 
@@ -34,9 +37,17 @@ pub struct Target {
     #[cfg_attr(not(feature = "gcp"), allow(dead_code))]
     #[arg(long, env = "GOOGLE_CLOUD_PROJECT", value_name = "PROJECT", required_if_eq("backend", "gcp"))]
     project: Option<String>,
-    /// The service's queue name (`HEDWIG-<QUEUE>` on SQS, `hedwig-<QUEUE>` on Pub/Sub).
-    #[arg(long, value_name = "NAME")]
-    queue: String,
+    /// The service's Hedwig queue name (`HEDWIG-<QUEUE>` on SQS, `hedwig-<QUEUE>` on Pub/Sub).
+    #[arg(long, value_name = "NAME", required_unless_present = "tasks", conflicts_with_all = ["tasks", "priorities"])]
+    queue: Option<String>,
+    /// The service's Taskhawk queue setting instead: one queue per priority
+    /// (`TASKHAWK-<QUEUE>[-HIGH-PRIORITY|-LOW-PRIORITY|-BULK]` on SQS from the SNS topic
+    /// `taskhawk-<queue>[…]`; topic and subscription `taskhawk-<queue>[…]` on Pub/Sub).
+    #[arg(long, value_name = "QUEUE")]
+    tasks: Option<String>,
+    /// With --tasks: a priority (`high`, `default`, `low`, `bulk`); repeatable; default all four.
+    #[arg(long = "priority", value_name = "PRIORITY")]
+    priorities: Vec<Priority>,
 }
 
 /// `owlpost provision`
@@ -45,10 +56,10 @@ pub struct ProvisionArgs {
     #[command(flatten)]
     target: Target,
     /// A topic the service publishes to (`<message type>-v<major>`); repeatable.
-    #[arg(long = "publish", value_name = "TOPIC")]
+    #[arg(long = "publish", value_name = "TOPIC", conflicts_with = "tasks")]
     publishes: Vec<String>,
     /// A topic the queue consumes; repeatable. `OWNER/TOPIC` for another AWS account's or Google Cloud project's topic.
-    #[arg(long = "consume", value_name = "TOPIC")]
+    #[arg(long = "consume", value_name = "TOPIC", conflicts_with = "tasks")]
     consumes: Vec<String>,
     /// Deliveries before a message goes to the dead-letter queue.
     #[arg(long, default_value_t = 5, value_name = "N")]
@@ -81,19 +92,56 @@ fn disabled(backend: &str) -> Failure {
     Failure::new(format!("this owlpost was built without the `{backend}` feature"))
 }
 
+/// One queue of a target: a Hedwig queue, or one priority of a Taskhawk service.
+struct Queue {
+    /// The priority, for a Taskhawk service.
+    priority: Option<Priority>,
+    /// The queue name before the protocol's naming (`billing-high-priority`).
+    name: String,
+}
+
+impl Queue {
+    /// `priority high: ` for a Taskhawk queue, nothing for a Hedwig one.
+    fn label(&self) -> String {
+        self.priority.map(|p| format!("priority {p}: ")).unwrap_or_default()
+    }
+}
+
 impl Target {
+    /// The protocol's naming: Taskhawk's with --tasks, else Hedwig's.
+    fn naming(&self) -> &'static dyn Naming {
+        if self.tasks.is_some() { &TaskhawkNaming } else { &HedwigNaming }
+    }
+
+    /// The queues the command works on, most urgent priority first.
+    fn queues(&self) -> Vec<Queue> {
+        match (&self.tasks, &self.queue) {
+            (Some(service), _) => Priority::ALL
+                .into_iter()
+                .filter(|p| self.priorities.is_empty() || self.priorities.contains(p))
+                .map(|p| Queue { priority: Some(p), name: p.queue(service) })
+                .collect(),
+            (None, queue) => vec![Queue { priority: None, name: queue.clone().unwrap_or_default() }],
+        }
+    }
+
     /// The names of the target's resources, without connecting.
     fn layout(&self) -> Result<Box<dyn Layout>, Failure> {
         Ok(match self.backend {
             #[cfg(feature = "aws")]
-            Backend::Aws => Box::new(owlpost::aws::AwsLayout::new(
-                std::env::var("AWS_REGION")
-                    .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-                    .unwrap_or_else(|_| "us-east-1".into()),
-                self.account_id.clone().unwrap_or_default(),
-            )),
+            Backend::Aws => Box::new(
+                owlpost::aws::AwsLayout::new(
+                    std::env::var("AWS_REGION")
+                        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+                        .unwrap_or_else(|_| "us-east-1".into()),
+                    self.account_id.clone().unwrap_or_default(),
+                )
+                .with_naming(self.naming()),
+            ),
             #[cfg(feature = "gcp")]
-            Backend::Gcp => Box::new(owlpost::gcp::GcpLayout::new(self.project.clone().unwrap_or_default())),
+            Backend::Gcp => Box::new(
+                owlpost::gcp::GcpLayout::new(self.project.clone().unwrap_or_default()).with_naming(self.naming()),
+            ),
             #[cfg(not(feature = "aws"))]
             Backend::Aws => return Err(disabled("aws")),
             #[cfg(not(feature = "gcp"))]
@@ -105,12 +153,13 @@ impl Target {
     async fn broker(&self, action: &str) -> Result<Box<dyn Broker>, Failure> {
         Ok(match self.backend {
             #[cfg(feature = "aws")]
-            Backend::Aws => Box::new(self.aws().await),
+            Backend::Aws => Box::new(self.aws().await.with_naming(self.naming())),
             #[cfg(feature = "gcp")]
             Backend::Gcp => Box::new(
                 owlpost::gcp::Gcp::from_env(self.project.clone().unwrap_or_default())
                     .await
-                    .map_err(|e| backend_failure(action, e))?,
+                    .map_err(|e| backend_failure(action, e))?
+                    .with_naming(self.naming()),
             ),
             #[cfg(not(feature = "aws"))]
             Backend::Aws => return Err(disabled("aws")),
@@ -126,54 +175,83 @@ impl Target {
 }
 
 pub fn provision(args: &ProvisionArgs) -> Result<(), Failure> {
-    let mut plan = Provisioning::new(&args.target.queue);
-    plan.publishes.clone_from(&args.publishes);
-    plan.consumes = args.consumes.iter().map(|topic| ConsumedTopic::parse(topic)).collect();
-    plan.max_deliveries = args.max_deliveries;
+    let queues = args.target.queues();
+    let plans: Vec<(String, Provisioning)> = queues
+        .iter()
+        .map(|queue| {
+            let mut plan = match queue.priority {
+                Some(priority) => taskhawk::provisioning(args.target.tasks.as_deref().unwrap_or_default(), priority),
+                None => {
+                    let mut plan = Provisioning::new(&queue.name);
+                    plan.publishes.clone_from(&args.publishes);
+                    plan.consumes = args.consumes.iter().map(|topic| ConsumedTopic::parse(topic)).collect();
+                    plan
+                }
+            };
+            plan.max_deliveries = args.max_deliveries;
+            (queue.label(), plan)
+        })
+        .collect();
     runtime()?.block_on(async {
         let layout = args.target.layout()?;
-        print_plan(&layout.plan(&plan), args.dry_run);
+        for (label, plan) in &plans {
+            print_plan(label, &layout.plan(plan), args.dry_run);
+        }
         if args.dry_run {
             return Ok(());
         }
         let broker = args.target.broker("provisioning").await?;
-        broker.provision(&plan).await.map_err(|e| backend_failure("provisioning", e))?;
+        for (label, plan) in &plans {
+            broker.provision(plan).await.map_err(|e| backend_failure(&format!("{label}provisioning"), e))?;
+        }
         println!("provisioned (existing resources were left as they were)");
         Ok(())
     })
 }
 
-fn print_plan(plan: &[String], dry_run: bool) {
-    println!("{}", if dry_run { "would create (unless it exists):" } else { "creating (unless it exists):" });
+fn print_plan(label: &str, plan: &[String], dry_run: bool) {
+    let verb = if dry_run { "would create" } else { "creating" };
+    println!("{label}{verb} (unless it exists):");
     for line in plan {
         println!("  {line}");
     }
 }
 
 pub fn requeue(args: &RequeueArgs) -> Result<(), Failure> {
-    let queue = &args.target.queue;
+    let mut stuck = Vec::new();
+    runtime()?.block_on(async {
+        let broker = args.target.broker("re-queueing").await?;
+        for queue in args.target.queues() {
+            stuck.extend(requeue_one(broker.as_ref(), &queue).await?);
+        }
+        Ok::<_, Failure>(())
+    })?;
+    if !stuck.is_empty() {
+        return Err(Failure::new(format!(
+            "{} message(s) could not be re-queued; they stay in their dead-letter queue",
+            stuck.len()
+        ))
+        .details(stuck));
+    }
+    Ok(())
+}
+
+/// Re-queues one queue's dead letters with a progress spinner and prints what it moved;
+/// returns the messages that could not be moved.
+async fn requeue_one(broker: &dyn Broker, queue: &Queue) -> Result<Vec<String>, Failure> {
+    let label = queue.label();
     let bar = ProgressBar::new_spinner();
     bar.set_style(
-        ProgressStyle::with_template("{spinner} re-queued {pos} dead letters ({elapsed})")
+        ProgressStyle::with_template(&format!("{{spinner}} {label}re-queued {{pos}} dead letters ({{elapsed}})"))
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
     let mut progress = |report: &Requeued| bar.set_position(report.moved as u64);
-    let (report, from, to) = runtime()?.block_on(async {
-        let broker = args.target.broker("re-queueing").await?;
-        let layout = broker.layout();
-        let report = broker.requeue_dead_letters(queue, &mut progress).await;
-        Ok::<_, Failure>((report, layout.dead_letter_queue(queue), layout.requeue_target(queue)))
-    })?;
+    let report = broker.requeue_dead_letters(&queue.name, &mut progress).await;
     bar.finish_and_clear();
-    let report = report.map_err(|e| backend_failure("re-queueing", e))?;
-    println!("re-queued {} message(s) from {from} to {to}", report.moved);
-    if !report.failed.is_empty() {
-        return Err(Failure::new(format!(
-            "{} message(s) could not be re-queued; they stay in {from}",
-            report.failed.len()
-        ))
-        .details(report.failed));
-    }
-    Ok(())
+    let report = report.map_err(|e| backend_failure(&format!("{label}re-queueing"), e))?;
+    let layout = broker.layout();
+    let (from, to) = (layout.dead_letter_queue(&queue.name), layout.requeue_target(&queue.name));
+    println!("{label}re-queued {} message(s) from {from} to {to}", report.moved);
+    Ok(report.failed.into_iter().map(|failure| format!("{from}: {failure}")).collect())
 }

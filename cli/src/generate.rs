@@ -1,4 +1,5 @@
-//! `owlpost generate`: a standalone typed client crate for one schema file.
+//! `owlpost generate`: a standalone typed client crate for one schema file (Hedwig messages
+//! or Taskhawk tasks).
 //!
 //! `Cargo.toml` and `README.md` come from the handlebars templates, `src/lib.rs` from
 //! owlpost-codegen, and `schema/<file>` is the schema itself (to regenerate from and to
@@ -17,16 +18,16 @@ use crate::{shown, templates};
 /// `owlpost generate`
 #[derive(clap::Args)]
 pub struct Args {
-    /// The Hedwig schema file.
+    /// The Hedwig schema file, or a Taskhawk task schema (`tasks` instead of `schemas`).
     #[arg(long, value_name = "FILE")]
     schema: PathBuf,
     /// The crate's directory (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// The crate's name (default: `<schema file stem>-messages`).
+    /// The crate's name (default: `<schema file stem>-messages`, `<schema file stem>-tasks` for a task schema).
     #[arg(long, value_name = "CRATE")]
     name: Option<String>,
-    /// The publisher name (the service) the crate's docs and examples use.
+    /// The publisher (Hedwig) or service queue (Taskhawk) name the crate's README uses.
     #[arg(long, value_name = "NAME", default_value = "my-service")]
     publisher: String,
     /// Depends on the owlpost runtime at this path instead of its crates.io release.
@@ -47,8 +48,30 @@ struct CrateData {
     schema_file: String,
     root: String,
     description: String,
+    /// `Hedwig messages` or `Taskhawk tasks`.
+    contents: &'static str,
     messages: Vec<MessageData>,
     first: Option<FirstData>,
+    tasks: Vec<TaskData>,
+    first_task: Option<FirstTaskData>,
+}
+
+#[derive(Serialize)]
+struct TaskData {
+    name: String,
+    priority: &'static str,
+    input: String,
+    dispatch: String,
+    handler: String,
+    register: String,
+    latest: String,
+    description: String,
+}
+
+#[derive(Serialize)]
+struct FirstTaskData {
+    dispatch: String,
+    input: String,
 }
 
 #[derive(Serialize)]
@@ -79,8 +102,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let name = match &args.name {
         Some(name) => name.clone(),
         None => format!(
-            "{}-messages",
-            Path::new(&model.file_name).file_stem().unwrap_or_default().to_string_lossy().to_kebab_case()
+            "{}-{}",
+            Path::new(&model.file_name).file_stem().unwrap_or_default().to_string_lossy().to_kebab_case(),
+            if model.tasks.is_empty() { "messages" } else { "tasks" }
         ),
     };
     if args.publisher.is_empty() || !args.publisher.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
@@ -144,6 +168,24 @@ fn crate_data(model: &Model, name: &str, args: &Args) -> Result<CrateData, Failu
         let major = message.majors.last()?;
         Some(FirstData { publish: message.names.publish.clone(), type_name: major.type_name.clone() })
     });
+    let tasks = model
+        .tasks
+        .iter()
+        .map(|task| TaskData {
+            name: task.name.clone(),
+            priority: task.priority.as_str(),
+            input: task.names.input.clone(),
+            dispatch: task.names.dispatch.clone(),
+            handler: task.names.handler.clone(),
+            register: task.names.register.clone(),
+            latest: task.latest.to_string(),
+            description: task.description.clone().unwrap_or_default().replace('\n', " "),
+        })
+        .collect();
+    let first_task = model
+        .tasks
+        .first()
+        .map(|task| FirstTaskData { dispatch: task.names.dispatch.clone(), input: task.names.input.clone() });
     Ok(CrateData {
         name: name.to_owned(),
         library: name.replace('-', "_"),
@@ -153,8 +195,11 @@ fn crate_data(model: &Model, name: &str, args: &Args) -> Result<CrateData, Failu
         schema_file: model.file_name.clone(),
         root: serde_json::to_string(&model.root).unwrap_or_default(),
         description: model.description.clone().unwrap_or_default(),
+        contents: if model.tasks.is_empty() { "Hedwig messages" } else { "Taskhawk tasks" },
         messages,
         first,
+        tasks,
+        first_task,
     })
 }
 

@@ -18,8 +18,8 @@ use clap::{Parser, Subcommand};
 
 use crate::failure::Failure;
 
-/// Typed Hedwig messaging: generate client crates, check and evolve schemas, provision
-/// brokers, re-queue dead letters, publish a message catalogue.
+/// Typed Hedwig messaging and Taskhawk tasks: generate client crates, check and evolve
+/// schemas, provision brokers, re-queue dead letters, publish a catalogue.
 #[derive(Parser)]
 #[command(name = "owlpost", version, about, propagate_version = true)]
 struct Cli {
@@ -29,9 +29,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Writes a standalone typed client crate for a schema file.
+    /// Writes a standalone typed client crate for a schema file (Hedwig messages or Taskhawk tasks).
     #[command(
-        after_help = "Example:\n  owlpost generate --schema schemas/example.json --out crates/example-messages --publisher signup"
+        after_help = "Example:\n  owlpost generate --schema schemas/example.json --out crates/example-messages --publisher signup\n  owlpost generate --schema schemas/tasks.json --out crates/billing-tasks --name billing-tasks --publisher billing"
     )]
     Generate(generate::Args),
     /// Checks schema files the way the build does, plus lint warnings.
@@ -44,19 +44,23 @@ enum Command {
         after_help = "Example:\n  git show main:schemas/example.json > /tmp/released.json\n  owlpost compat /tmp/released.json schemas/example.json\n\nExit status 1 on a breaking change or a missing version bump."
     )]
     Compat(check::CompatArgs),
-    /// Creates the topics, queue, subscriptions and dead-letter queue of a service (idempotent).
+    /// Creates the topics, queue, subscriptions and dead-letter queue of a service, or of each
+    /// priority of a Taskhawk service with --tasks (idempotent).
     #[command(
-        after_help = "Example:\n  owlpost provision --backend aws --queue mailer --consume user-created-v1 --publish email-sent-v1 --dry-run"
+        after_help = "Example:\n  owlpost provision --backend aws --queue mailer --consume user-created-v1 --publish email-sent-v1 --dry-run\n  owlpost provision --backend gcp --project my-project --tasks billing --priority high --priority default"
     )]
     Provision(backend::ProvisionArgs),
-    /// Moves every message of a queue's dead-letter queue back to the queue.
+    /// Moves every message of a queue's dead-letter queue back to the queue; with --tasks,
+    /// each priority's dead letters back to that priority's queue.
     #[command(
         name = "requeue-dlq",
-        after_help = "Example:\n  owlpost requeue-dlq --backend gcp --project my-project --queue mailer"
+        after_help = "Example:\n  owlpost requeue-dlq --backend gcp --project my-project --queue mailer\n  owlpost requeue-dlq --backend aws --tasks billing --priority bulk"
     )]
     RequeueDlq(backend::RequeueArgs),
-    /// Writes a message catalogue (HTML, markdown, AsyncAPI 3.0) for schema files.
-    #[command(after_help = "Example:\n  owlpost docs schemas/example.json --out target/catalogue")]
+    /// Writes a message or task catalogue (HTML, markdown, AsyncAPI 3.0) for schema files.
+    #[command(
+        after_help = "Example:\n  owlpost docs schemas/example.json --out target/catalogue\n  owlpost docs schemas/example.json schemas/tasks.json --queue billing --out target/catalogue"
+    )]
     Docs(catalogue::Args),
 }
 

@@ -12,6 +12,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("docs/catalogue.html", include_str!("../../templates/docs/catalogue.html.hbs")),
 ];
 
+/// Partials (`{{> fields}}`), per kind of output: the field table of a message major or a task.
+const PARTIALS: &[(&str, &str, &str)] = &[
+    (".md", "fields", include_str!("../../templates/docs/fields.md.hbs")),
+    (".html", "fields", include_str!("../../templates/docs/fields.html.hbs")),
+];
+
 /// Renders one template. HTML templates escape what they insert; the others do not.
 pub fn render(name: &str, data: &impl Serialize) -> Result<String, Failure> {
     let mut registry = Handlebars::new();
@@ -20,6 +26,11 @@ pub fn render(name: &str, data: &impl Serialize) -> Result<String, Failure> {
         registry.register_escape_fn(handlebars::no_escape);
     }
     registry.register_helper("cell", Box::new(markdown_cell));
+    for (_, partial, text) in PARTIALS.iter().filter(|(kind, _, _)| name.ends_with(kind)) {
+        registry.register_partial(partial, *text).map_err(|e| {
+            Failure::new(format!("cannot compile partial {partial} (a bug in owlpost)")).details([e.to_string()])
+        })?;
+    }
     let (_, text) = TEMPLATES
         .iter()
         .find(|(n, _)| *n == name)

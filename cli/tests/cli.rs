@@ -1,6 +1,7 @@
 //! The `owlpost` command as users run it: golden outputs of `check` and `compat` on the
-//! fixtures in `schemas/`, the standalone crate built and doc-tested, the catalogue, help
-//! and failure paths. `OWLPOST_BLESS=1` rewrites the golden files.
+//! fixtures in `schemas/`, the standalone crates (messages and tasks) built and doc-tested,
+//! the catalogues (a task catalogue and the task dry-run plans golden in `cli/tests/golden/`),
+//! help and failure paths. `OWLPOST_BLESS=1` rewrites the golden files.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -29,9 +30,13 @@ fn transcript(args: &[&str], output: &Output) -> String {
 
 /// Compares (or, with `OWLPOST_BLESS=1`, writes) a golden transcript.
 fn golden(args: &[&str], expected: &Path) -> Result<(), String> {
-    let actual = transcript(args, &owlpost(args));
+    matches_golden(&transcript(args, &owlpost(args)), expected)
+}
+
+/// Compares (or, with `OWLPOST_BLESS=1`, writes) a golden file.
+fn matches_golden(actual: &str, expected: &Path) -> Result<(), String> {
     if std::env::var_os("OWLPOST_BLESS").is_some() {
-        std::fs::write(expected, &actual).unwrap();
+        std::fs::write(expected, actual).unwrap();
         return Ok(());
     }
     let wanted = std::fs::read_to_string(expected).unwrap_or_default();
@@ -122,6 +127,9 @@ fn user_errors_are_one_line_and_details_without_panics() {
             "--out",
             "target/never-written",
         ],
+        &["provision", "--backend", "aws", "--tasks", "t", "--consume", "x", "--dry-run"],
+        &["provision", "--backend", "aws", "--queue", "q", "--priority", "high", "--dry-run"],
+        &["requeue-dlq", "--backend", "aws", "--tasks", "t", "--priority", "urgent"],
         &["frobnicate"],
     ];
     for args in cases {
@@ -140,30 +148,62 @@ fn user_errors_are_one_line_and_details_without_panics() {
 
 #[test]
 fn generated_crate_builds_passes_its_doc_tests_and_regenerates_to_the_same_files() {
+    standalone_crate(
+        "example.json",
+        "example-messages",
+        "signup",
+        &["| `user-created` | 2 | 2.0 | `UserCreatedV2` | `user-created-v2` |", "Publisher::new(\"signup\""],
+    );
+}
+
+#[test]
+fn generated_task_crate_builds_passes_its_doc_tests_and_regenerates_to_the_same_files() {
+    standalone_crate(
+        "tasks.json",
+        "billing-tasks",
+        "billing",
+        &[
+            "| `billing.tasks.charge_card` | high | 1.0 | `ChargeCustomerCardInput` | `dispatch_charge_customer_card` |",
+            "| `billing.tasks.send_invoice` | `SendInvoiceHandler` | `register_send_invoice(&mut router, handler)` |",
+            "Dispatcher::new(\"billing\"",
+            "Typed [Taskhawk]",
+        ],
+    );
+}
+
+/// Generates the crate `name` for `schemas/<schema>`, checks its README holds `readme`,
+/// regenerates it (nothing changes), builds it and runs its doc test (publishing or
+/// dispatching on the in-memory broker).
+fn standalone_crate(schema: &str, name: &str, publisher: &str, readme: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("example-messages");
+    let out = dir.path().join(name);
     let runtime = root().join("runtime");
+    let schema_path = format!("schemas/{schema}");
     let args = [
         "generate",
         "--schema",
-        "schemas/example.json",
+        &schema_path,
         "--out",
         out.to_str().unwrap(),
+        "--name",
+        name,
         "--runtime-path",
         runtime.to_str().unwrap(),
         "--publisher",
-        "signup",
+        publisher,
     ];
+    let files = ["Cargo.toml", "README.md", "src/lib.rs", &format!("schema/{schema}")];
     let first = owlpost(&args);
     assert!(first.status.success(), "{}", transcript(&args, &first));
-    for file in ["Cargo.toml", "README.md", "src/lib.rs", "schema/example.json"] {
+    for file in files {
         assert!(out.join(file).is_file(), "{file} missing");
     }
-    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
-    assert!(readme.contains("| `user-created` | 2 | 2.0 | `UserCreatedV2` | `user-created-v2` |"), "{readme}");
-    assert!(readme.contains("Publisher::new(\"signup\""), "{readme}");
+    let text = std::fs::read_to_string(out.join("README.md")).unwrap();
+    for expected in readme {
+        assert!(text.contains(expected), "{expected} missing:\n{text}");
+    }
     let snapshot = |dir: &Path| -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
-        ["Cargo.toml", "README.md", "src/lib.rs", "schema/example.json"]
+        files
             .iter()
             .map(|f| {
                 let path = dir.join(f);
@@ -177,18 +217,26 @@ fn generated_crate_builds_passes_its_doc_tests_and_regenerates_to_the_same_files
     assert_eq!(String::from_utf8_lossy(&again.stdout).matches("unchanged").count(), 4, "{}", transcript(&args, &again));
     assert_eq!(snapshot(&out), before, "a second run changed files");
 
-    // The crate builds and its doc test (publishing on the in-memory broker) passes. A
-    // target directory under the workspace's keeps rebuilds fast.
+    // The crate builds and its doc test (on the in-memory broker) passes. A target
+    // directory under the workspace's keeps rebuilds fast.
     let target = root().join("target/standalone-crate");
     for cargo_args in [&["build"][..], &["test", "--doc"][..]] {
-        let status = std::process::Command::new(env!("CARGO"))
+        let output = std::process::Command::new(env!("CARGO"))
             .args(cargo_args)
             .current_dir(&out)
             .env("CARGO_TARGET_DIR", &target)
             .env_remove("RUSTFLAGS")
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success(), "cargo {cargo_args:?} failed in the generated crate");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "cargo {cargo_args:?} failed in {name}:\n{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if cargo_args[0] == "test" {
+            assert!(stdout.contains("test result: ok. 1 passed"), "the crate's doc example did not run:\n{stdout}");
+        }
     }
 }
 
@@ -331,4 +379,102 @@ fn provision_dry_run_prints_the_plan_without_connecting() {
         assert!(stdout.contains(expected), "{expected} missing:\n{stdout}");
     }
     assert!(!stdout.contains("billing/topics/hedwig-invoice-sent-v1\n"), "another project's topic is not created");
+}
+
+fn golden_dir() -> PathBuf {
+    root().join("cli/tests/golden")
+}
+
+#[test]
+fn task_catalogue_golden_markdown_and_asyncapi() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    // Messages and tasks in one run: each file gets its own catalogue.
+    let output = owlpost(&["docs", "schemas/example.json", "schemas/tasks.json", "--queue", "billing", "--out", out]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    let (markdown, html, asyncapi_text) = (read("tasks.md"), read("tasks.html"), read("tasks.asyncapi.json"));
+    let failures: Vec<String> = [
+        matches_golden(&markdown, &golden_dir().join("tasks.md")),
+        matches_golden(&asyncapi_text, &golden_dir().join("tasks.asyncapi.json")),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .collect();
+    assert!(failures.is_empty(), "golden catalogue differs (OWLPOST_BLESS=1 rewrites it):\n{}", failures.join("\n"));
+
+    assert!(
+        read("example.md").starts_with("<!-- @generated by owlpost docs from `example.json`. -->\n# Message catalogue")
+    );
+    assert!(read("example.md").contains("| `name.given` | string | yes |  | minLength: 1 |"));
+    for page in [&markdown, &html] {
+        for expected in [
+            "Task catalogue",
+            "billing.tasks.charge_card",
+            "ChargeCustomerCardInput",
+            "dispatch_charge_customer_card",
+            "ChargeCustomerCardHandler",
+            "TASKHAWK-BILLING-HIGH-PRIORITY",
+            "taskhawk-billing-bulk",
+            "may choose another priority",
+            "What to charge, in cents.",
+            "pattern: ^INV-[0-9]+$",
+        ] {
+            assert!(page.contains(expected), "{expected} missing");
+        }
+        assert!(!page.contains("not valid"), "an example input failed its schema");
+    }
+    assert!(html.contains("<td><code>invoice_id</code></td><td>string (InvoiceId/1.0)</td><td>yes</td>"), "{html}");
+    assert!(html.contains("-- high --&gt; q_high"), "the diagram links a task to its priority's queue");
+
+    let asyncapi: Value = serde_json::from_str(&asyncapi_text).unwrap();
+    let channels = asyncapi["channels"].as_object().unwrap();
+    let used: Vec<&str> = channels.keys().map(String::as_str).collect();
+    assert_eq!(used, ["priority-bulk", "priority-default", "priority-high"], "a channel per priority queue used");
+    assert_eq!(asyncapi["channels"]["priority-high"]["address"], "taskhawk-billing-high-priority");
+    assert_eq!(asyncapi["operations"].as_object().unwrap().len(), 3, "a send operation per task");
+    // Every example is a valid input of its task, and every reference resolves.
+    let schema =
+        owlpost::Schema::from_json("tasks.json", &std::fs::read_to_string(root().join("schemas/tasks.json")).unwrap())
+            .unwrap();
+    for (key, message) in asyncapi["components"]["messages"].as_object().unwrap() {
+        let example = &message["examples"][0]["payload"];
+        schema.validate_task(key, example).unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    let mut refs = Vec::new();
+    collect_refs(&asyncapi, &mut refs);
+    assert!(refs.len() > 8);
+    for reference in refs {
+        let pointer = reference.strip_prefix('#').unwrap_or_else(|| panic!("non-local $ref {reference}"));
+        assert!(asyncapi.pointer(pointer).is_some(), "unresolved $ref {reference}");
+    }
+}
+
+#[test]
+fn task_dry_run_golden_plans() {
+    let cases = [
+        ("provision-tasks-aws.out", "provision --backend aws --account-id 123456789012 --tasks billing --dry-run"),
+        (
+            "provision-tasks-gcp.out",
+            "provision --backend gcp --project shop --tasks billing --priority bulk --priority high --max-deliveries 7 --dry-run",
+        ),
+    ];
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(file, command)| {
+            let args: Vec<&str> = command.split(' ').collect();
+            // An endpoint nothing listens on: a dry run never connects.
+            let output = Command::cargo_bin("owlpost")
+                .unwrap()
+                .current_dir(root())
+                .args(&args)
+                .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+                .env("PUBSUB_EMULATOR_HOST", "127.0.0.1:9")
+                .env("AWS_REGION", "eu-west-1")
+                .output()
+                .unwrap();
+            matches_golden(&transcript(&args, &output), &golden_dir().join(file)).err()
+        })
+        .collect();
+    assert!(failures.is_empty(), "golden plans differ (OWLPOST_BLESS=1 rewrites them):\n{}", failures.join("\n"));
 }

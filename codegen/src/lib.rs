@@ -64,7 +64,8 @@ fn generate_model(model: &model::Model) -> Result<String> {
 }
 
 /// Generates the `src/lib.rs` of a standalone crate named `crate_name` for a schema
-/// file's model: the generated code under crate docs with a tested publishing example.
+/// file's model: the generated code under crate docs with a tested publishing example (a
+/// dispatching example for a task schema).
 pub fn generate_crate_root(model: &model::Model, crate_name: &str) -> Result<String> {
     let mut items = render::render(model)?;
     items.attrs = render::crate_docs(model, crate_name);

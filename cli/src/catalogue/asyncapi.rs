@@ -1,12 +1,23 @@
 //! The AsyncAPI 3.0 document of a schema file: a channel per topic (`<type>-v<major>`), a
 //! `send` operation per channel, and a message per major whose payload is the major's
 //! JSON schema (draft as declared by the file), definitions under `components.schemas`.
+//!
+//! For a task schema: a channel per priority queue its tasks use by default (addressed by
+//! the priority's topic), a `send` operation per task, and a message per task whose
+//! payload is the task's input schema, i.e. the Taskhawk body's `kwargs`: the rest of the
+//! body is the same for every task (TASKHAWK.md §1), as Hedwig's envelope is not part of a
+//! message's payload either.
 
+use std::collections::BTreeSet;
+
+use owlpost::taskhawk::Priority;
 use owlpost_codegen::model::Model;
 use serde_json::{Map, Value, json};
 
-/// The AsyncAPI document.
-pub fn document(model: &Model) -> Value {
+use super::tasks;
+
+/// The AsyncAPI document; `service` is the service queue task names are built from.
+pub fn document(model: &Model, service: &str) -> Value {
     let document = model.schema.document();
     let format = match document.value.get("$schema").and_then(Value::as_str) {
         Some(url) if url.contains("draft-04") => "application/schema+json;version=draft-04",
@@ -56,6 +67,56 @@ pub fn document(model: &Model) -> Value {
                 }),
             );
         }
+    }
+    let priorities: BTreeSet<Priority> = model.tasks.iter().map(|task| task.priority).collect();
+    for priority in priorities {
+        let names = tasks::QueueNames::new(service, priority);
+        let keys = model.tasks.iter().filter(|t| t.priority == priority).map(|t| key(&t.name));
+        let refs: Map<String, Value> =
+            keys.map(|key| (key.clone(), json!({"$ref": format!("#/components/messages/{key}")}))).collect();
+        channels.insert(
+            format!("priority-{priority}"),
+            json!({
+                "address": names.sns_topic,
+                "description": format!(
+                    "Tasks of priority `{priority}`: SNS topic `{}` delivering to SQS queue `{}`; Pub/Sub topic `{}` with subscription `{}`.",
+                    names.sns_topic, names.sqs_queue, names.pubsub_topic, names.pubsub_subscription
+                ),
+                "messages": refs,
+            }),
+        );
+    }
+    for task in &model.tasks {
+        let key = key(&task.name);
+        let channel = format!("priority-{}", task.priority);
+        let mut payload = task.input.clone();
+        rewrite_refs(&mut payload, model);
+        let mut entry = json!({
+            "name": task.name,
+            "title": format!("{} {}", task.name, task.latest),
+            "contentType": "application/json",
+            "payload": {"schemaFormat": format, "schema": payload},
+            "x-taskhawk-task": task.name,
+            "x-taskhawk-priority": task.priority.as_str(),
+            "x-owlpost-schema": model.schema.task_url(&task.name),
+        });
+        if let Some(description) = &task.description {
+            entry["summary"] = json!(description);
+        }
+        let (example, valid) = tasks::example(model, task);
+        if valid {
+            entry["examples"] = json!([{"name": "derived", "payload": example}]);
+        }
+        messages.insert(key.clone(), entry);
+        operations.insert(
+            format!("dispatch-{key}"),
+            json!({
+                "action": "send",
+                "channel": {"$ref": format!("#/channels/{channel}")},
+                "summary": format!("Dispatches `{}` (to another priority's channel when the dispatch sets one).", task.name),
+                "messages": [{"$ref": format!("#/channels/{channel}/messages/{key}")}],
+            }),
+        );
     }
     // Definitions keep their JSON Schema draft: each is a multi-format schema object.
     let mut schemas = Map::new();

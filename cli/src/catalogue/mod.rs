@@ -1,9 +1,11 @@
-//! `owlpost docs`: a message catalogue per schema file: `<stem>.html` and `<stem>.md`
-//! (message types, majors, fields, an example payload checked against the schema, a
-//! Mermaid diagram of the topics) and `<stem>.asyncapi.json` (AsyncAPI 3.0).
+//! `owlpost docs`: a catalogue per schema file: `<stem>.html` and `<stem>.md` (message
+//! types and majors, or tasks with their priority queues; fields, an example checked
+//! against the schema, a Mermaid diagram of the topics or queues) and
+//! `<stem>.asyncapi.json` (AsyncAPI 3.0).
 
 mod asyncapi;
 mod fields;
+mod tasks;
 
 use std::path::{Path, PathBuf};
 
@@ -16,9 +18,13 @@ use crate::{shown, templates};
 /// `owlpost docs`
 #[derive(clap::Args)]
 pub struct Args {
-    /// Schema files to document.
+    /// Schema files to document: Hedwig schemas and Taskhawk task schemas.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// The service queue of the task schemas' tasks, to name their SQS queues and topics
+    /// (default: the placeholder `<queue>`).
+    #[arg(long, value_name = "NAME")]
+    queue: Option<String>,
     /// The directory to write the catalogue into (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -26,12 +32,19 @@ pub struct Args {
 
 #[derive(Serialize)]
 struct Page {
+    /// `Message catalogue` or `Task catalogue`.
+    title: &'static str,
+    /// What the diagram shows: `Topics` or `Queues`.
+    diagram: &'static str,
     file: String,
     root: String,
     description: String,
     asyncapi: String,
     mermaid: String,
     messages: Vec<MessagePage>,
+    tasks: Vec<tasks::TaskPage>,
+    /// The service queue the task names are built from (`<queue>` unless given).
+    service: String,
 }
 
 #[derive(Serialize)]
@@ -66,8 +79,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             ))
             .details(["document them into separate --out directories"]));
         }
-        let page = page(&model, &format!("{stem}.asyncapi.json"));
-        let asyncapi = serde_json::to_string_pretty(&asyncapi::document(&model)).unwrap_or_default() + "\n";
+        let service = args.queue.as_deref().unwrap_or(tasks::PLACEHOLDER);
+        let page = page(&model, &format!("{stem}.asyncapi.json"), service);
+        let asyncapi = serde_json::to_string_pretty(&asyncapi::document(&model, service)).unwrap_or_default() + "\n";
         outputs.push((format!("{stem}.html"), templates::render("docs/catalogue.html", &page)?));
         outputs.push((format!("{stem}.md"), templates::render("docs/catalogue.md", &page)?));
         outputs.push((format!("{stem}.asyncapi.json"), asyncapi));
@@ -81,7 +95,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
-fn page(model: &Model, asyncapi: &str) -> Page {
+fn page(model: &Model, asyncapi: &str, service: &str) -> Page {
     let document = model.schema.document();
     let mut mermaid = vec!["flowchart LR".to_owned()];
     let messages = model
@@ -117,13 +131,20 @@ fn page(model: &Model, asyncapi: &str) -> Page {
                 .collect(),
         })
         .collect();
+    let tasks = tasks::pages(model, service, &mut mermaid);
+    let (title, diagram) =
+        if tasks.is_empty() { ("Message catalogue", "Topics") } else { ("Task catalogue", "Queues") };
     Page {
+        title,
+        diagram,
         file: model.file_name.clone(),
         root: model.root.clone(),
         description: model.description.clone().unwrap_or_default(),
         asyncapi: asyncapi.to_owned(),
         mermaid: mermaid.join("\n"),
         messages,
+        tasks,
+        service: service.to_owned(),
     }
 }
 
