@@ -18,7 +18,7 @@ The spec (written by tests/tests/interop/tasks.rs):
     dispatch      [{task, priority, kwargs, headers}]        (dispatch)
     expect        {priority: executions to wait for}         (consume)
     timeout_s     how long each priority's worker may take   (consume)
-    raw           [{via: "sqs"|"sns"|"pubsub", to: queue name | topic ARN | topic id, body, attributes}] (raw)
+    raw           [{via: "sqs"|"sns"|"pubsub", to: queue name | topic ARN | topic path, body, attributes}] (raw)
     aws           {"endpoint", "region", "account"}
     gcp           {"project"}
 """
@@ -204,8 +204,7 @@ def raw(spec):
             from google.cloud import pubsub_v1
 
             publisher = pubsub_v1.PublisherClient()
-            topic = publisher.topic_path(spec["gcp"]["project"], m["to"])
-            publisher.publish(topic, data=m["body"].encode("utf8"), **attributes).result(timeout=30)
+            publisher.publish(m["to"], data=m["body"].encode("utf8"), **attributes).result(timeout=30)
         else:
             raise ValueError(f"unknown via {m['via']!r}")
     return [], {}

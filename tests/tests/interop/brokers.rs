@@ -186,6 +186,18 @@ impl TaskSetup {
         Consumer::new(sources, router)
     }
 
+    /// Where a raw message of `priority` goes `via` the broker's API, in owlpost's names:
+    /// the SQS queue (`sqs`), the SNS topic's ARN (`sns`) or the Pub/Sub topic's full name.
+    pub fn raw_target(&self, via: &str, priority: Priority) -> String {
+        let queue = priority.queue(&self.queue);
+        match (&self.client, via) {
+            (Client::Aws(aws), "sqs") => aws.layout().queue_name(&queue),
+            (Client::Aws(aws), "sns") => aws.layout().topic_arn(&queue),
+            (Client::Gcp(gcp), "pubsub") => gcp.layout().topic_path(&queue),
+            _ => panic!("no {via} on {:?}", self.broker),
+        }
+    }
+
     /// The peer spec of the service: the broker part, the queue, and `tasks` (`[name,
     /// default priority]`) registered by the peer.
     pub fn peer_spec(&self, tasks: &[(&str, Priority)]) -> Value {

@@ -12,6 +12,8 @@
 //! `cargo xtask interop` (or `ci`) installs; it registers the tasks of `schemas/tasks.json`
 //! under their wire names.
 
+mod others;
+
 use owlpost::HandlerResult;
 use owlpost::taskhawk::{Dispatched, Dispatcher, OutgoingTask, Priority, ReceivedTask, Task, TaskRouter};
 use owlpost_e2e::tasks::*;
