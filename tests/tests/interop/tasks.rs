@@ -128,9 +128,10 @@ fn assert_within(task: &Value, before: i64, after: i64) {
     assert!((before..=after).contains(&timestamp), "timestamp {timestamp} outside the dispatch ({before}..={after})");
 }
 
-fn matrix_line(from: &str, to: &str, broker: Broker, priority: Priority, note: &str) {
+/// One cell's line; `headers` and `tail` say what else the cell showed.
+fn matrix_line(from: &str, to: &str, broker: Broker, priority: Priority, headers: &str, tail: &str) {
     println!(
-        "matrix | {from} → {to} | {broker:?} | {priority} | ok: id, task, kwargs, args [], headers, priority, timestamp{note}"
+        "matrix | {from} → {to} | {broker:?} | {priority} | ok: id, task, kwargs, args [], headers{headers}, priority, timestamp{tail}"
     );
 }
 
@@ -159,8 +160,16 @@ async fn owlpost_to_python(broker: Broker) {
         assert_within(run, before, after);
         expected["timestamp"] = run["timestamp"].clone();
         assert_eq!(run, &expected, "taskhawk-python ran (left) what owlpost did not dispatch (right)");
-        matrix_line("owlpost", "taskhawk-python", broker, priority, "");
+        matrix_line("owlpost", "taskhawk-python", broker, priority, "", "");
     }
+}
+
+/// A cell's headers plus one whose value is a number: taskhawk-python keeps it as it is in
+/// the body (and `str()`s it in the attributes); owlpost reads it as its JSON text.
+fn with_number(priority: Priority, attempt: Value) -> Value {
+    let mut headers = headers(priority);
+    headers["attempt"] = attempt;
+    headers
 }
 
 async fn python_to_owlpost(broker: Broker) {
@@ -169,7 +178,8 @@ async fn python_to_owlpost(broker: Broker) {
     spec["dispatch"] = cells()
         .iter()
         .map(|(priority, task, kwargs)| {
-            json!({"task": task, "priority": priority.as_str(), "kwargs": kwargs, "headers": headers(*priority)})
+            let headers = with_number(*priority, json!(2));
+            json!({"task": task, "priority": priority.as_str(), "kwargs": kwargs, "headers": headers})
         })
         .collect();
     let before = now_millis();
@@ -187,17 +197,18 @@ async fn python_to_owlpost(broker: Broker) {
     for (sent, (priority, task, kwargs)) in sent.iter().zip(cells()) {
         assert_eq!(sent["error"], error, "taskhawk-python's dispatch() raised (or no longer raises): {sent:#}");
         assert_eq!(sent["args"], json!([]), "taskhawk-python sent positional args");
+        assert_eq!(sent["headers"], with_number(priority, json!(2)), "taskhawk-python's headers");
         assert_within(sent, before, after);
         let expected = json!({
             "id": sent["id"], "task": task, "priority": priority.as_str(), "timestamp": sent["timestamp"],
-            "headers": headers(priority), "kwargs": kwargs,
+            "headers": with_number(priority, json!("2")), "kwargs": kwargs,
         });
         let runs: Vec<_> = got.iter().filter(|run| run["id"] == sent["id"]).collect();
         assert_eq!(runs.len(), copies, "owlpost ran {} ({copies} expected) of {sent:#}; it ran {got:#?}", runs.len());
         for run in runs {
             assert_eq!(run, &expected, "owlpost ran (left) what taskhawk-python did not dispatch (right)");
         }
-        matrix_line("taskhawk-python", "owlpost", broker, priority, note);
+        matrix_line("taskhawk-python", "owlpost", broker, priority, " (a number as text)", note);
     }
 }
 
