@@ -17,7 +17,7 @@ The spec (written by tests/tests/interop/tasks.rs):
     tasks         [[name, default priority], ...]            registered with an explicit name=
     dispatch      [{task, priority, kwargs, headers}]        (dispatch)
     expect        {priority: executions to wait for}         (consume)
-    timeout_s     how long each priority's worker may take   (consume)
+    timeout_s     how long each priority's worker may take (consume; 20 s by default)
     raw           [{via: "sqs"|"sns"|"pubsub", to: queue name | topic ARN | topic path, body, attributes}] (raw)
     aws           {"endpoint", "region", "account"}
     gcp           {"project"}
@@ -161,7 +161,7 @@ def consume(spec):
     register(spec, run)
     for priority, want in spec["expect"].items():
         current.count, current.want, current.done = 0, want, threading.Event()
-        timer = threading.Timer(spec.get("timeout_s", 30), current.done.set)
+        timer = threading.Timer(spec.get("timeout_s", 20), current.done.set)
         timer.daemon = True
         timer.start()
         try:

@@ -129,6 +129,7 @@ fn broker_spec(broker: Broker) -> Value {
 /// A fresh Taskhawk service: its four priority queues, each with its topic and dead-letter
 /// queue, provisioned by owlpost with [`TaskhawkNaming`].
 pub struct TaskSetup {
+    /// Where its tasks travel.
     pub broker: Broker,
     /// The service queue name (`TASKHAWK_QUEUE` for taskhawk-python).
     pub queue: String,

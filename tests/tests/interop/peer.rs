@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-/// How long one run of the peer may take (its consumer gives up after `timeout_s`, 60 s by
-/// default; an SQS long poll adds up to 20 s).
+/// How long one run of a peer may take (hedwig-python's consumer gives up after `timeout_s`,
+/// 60 s by default, taskhawk-python's after 20 s per priority; an SQS long poll adds up to
+/// 20 s).
 const LIMIT: Duration = Duration::from_secs(120);
 
 /// The line before the peer's result on its standard output.
