@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         Some("bench") => cargo_steps(BENCH, &[]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|interop|bless|bench|emulators>\n  ci         format, lint, test (with emulators and the reference library), docs, quickstart\n  interop    the interop suite against hedwig-python and taskhawk-python (with emulators)\n  bless      rewrite golden files\n  bench      criterion benchmarks of the publish and consume paths\n  emulators  run the broker emulators until Ctrl-C"
+                "usage: cargo xtask <ci|interop|bless|bench|emulators>\n  ci         format, lint, test (with emulators and the reference libraries), docs, quickstart\n  interop    the interop suite against hedwig-python and taskhawk-python (with emulators)\n  bless      rewrite golden files\n  bench      criterion benchmarks of the publish and consume paths\n  emulators  run the broker emulators until Ctrl-C"
             );
             return ExitCode::from(2);
         }

@@ -250,9 +250,8 @@ impl Observed {
         self.drain(consumer, count).await;
         let quiet = Instant::now() + Duration::from_secs(3);
         while let Some(left) = quiet.checked_duration_since(Instant::now()) {
-            for processed in
-                tokio::time::timeout(left, consumer.poll()).await.map_or(Ok(Vec::new()), |p| p).expect("receive")
-            {
+            let batch = tokio::time::timeout(left, consumer.poll()).await.unwrap_or_else(|_quiet| Ok(Vec::new()));
+            for processed in batch.expect("receive") {
                 assert!(matches!(processed.outcome, Outcome::Acked), "owlpost did not accept a message: {processed:?}");
             }
         }
