@@ -15,19 +15,21 @@ const PUBSUB_EMULATOR: &str = "/usr/lib/google-cloud-sdk/platform/pubsub-emulato
 /// Where the Pub/Sub emulator listens.
 pub const PUBSUB_PORT: u16 = 8085;
 
-/// The environment the tests need to reach the emulators (and the reference library's
-/// interpreter, for the interop suite).
+/// The environment the tests need to reach the emulators (and the reference libraries'
+/// interpreters, for the interop suite).
 pub fn test_env(root: &Path) -> Vec<(&'static str, String)> {
-    vec![
-        ("OWLPOST_INTEROP_PYTHON", crate::python::interop_python(root).display().to_string()),
-        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{AWS_PORT}")),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-        ("OWLPOST_TEST_AWS_ACCOUNT", "000000000000".into()),
-        ("PUBSUB_EMULATOR_HOST", format!("127.0.0.1:{PUBSUB_PORT}")),
-        ("OWLPOST_TEST_GCP_PROJECT", "owlpost-test".into()),
-    ]
+    let interpreters = crate::python::REFERENCES.iter().map(|r| (r.variable, r.python(root).display().to_string()));
+    interpreters
+        .chain([
+            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{AWS_PORT}")),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("OWLPOST_TEST_AWS_ACCOUNT", "000000000000".into()),
+            ("PUBSUB_EMULATOR_HOST", format!("127.0.0.1:{PUBSUB_PORT}")),
+            ("OWLPOST_TEST_GCP_PROJECT", "owlpost-test".into()),
+        ])
+        .collect()
 }
 
 /// Running emulators; stopped when dropped.

@@ -6,10 +6,11 @@
 //!   expected compiler errors of the compile-fail cases, and the CLI's `check`/`compat`
 //!   transcripts) after an intended change.
 //! * `bench`: the criterion benchmarks (publish and consume paths next to their baselines).
-//! * `interop`: only the interop suite against the reference Hedwig library (hedwig-python,
-//!   installed into `tests/interop/.venv`), with the emulators started.
+//! * `interop`: only the interop suite against the reference libraries (hedwig-python in
+//!   `tests/interop/.venv`, taskhawk-python in `tests/interop/taskhawk/.venv`, installed if
+//!   needed), with the emulators started.
 //! * `emulators`: starts the broker emulators and keeps them running until Ctrl-C, with
-//!   the environment to export for running backend tests by hand.
+//!   the environment to export for running backend tests (and the interop suite) by hand.
 
 mod emulators;
 mod python;
@@ -28,7 +29,7 @@ fn main() -> ExitCode {
         Some("bench") => cargo_steps(BENCH, &[]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|interop|bless|bench|emulators>\n  ci         format, lint, test (with emulators and the reference library), docs, quickstart\n  interop    the interop suite against hedwig-python (with emulators)\n  bless      rewrite golden files\n  bench      criterion benchmarks of the publish and consume paths\n  emulators  run the broker emulators until Ctrl-C"
+                "usage: cargo xtask <ci|interop|bless|bench|emulators>\n  ci         format, lint, test (with emulators and the reference libraries), docs, quickstart\n  interop    the interop suite against hedwig-python and taskhawk-python (with emulators)\n  bless      rewrite golden files\n  bench      criterion benchmarks of the publish and consume paths\n  emulators  run the broker emulators until Ctrl-C"
             );
             return ExitCode::from(2);
         }

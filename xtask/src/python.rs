@@ -1,14 +1,29 @@
 //! Python virtualenvs the test suite needs, created on first use and re-created when what
-//! they should hold changes: ministack (the SNS/SQS emulator) in `.venv`, and the reference
-//! Hedwig library (hedwig-python, for the interop suite) in `tests/interop/.venv`.
+//! they should hold changes: ministack (the SNS/SQS emulator) in `.venv`, and for the interop
+//! suite the reference libraries, each in its own (their dependencies conflict): hedwig-python
+//! in `tests/interop/.venv`, taskhawk-python in `tests/interop/taskhawk/.venv`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// ministack's version, checked against the AWS SDK here (see shared/EMULATORS.md).
 const MINISTACK: &str = "ministack==1.5.33";
-/// What the interop suite's virtualenv holds (pinned there).
-const INTEROP_REQUIREMENTS: &str = "tests/interop/requirements.txt";
+/// A reference library of the interop suite: the directory holding its `requirements.txt`
+/// (pinned there) and its virtualenv `.venv`, and the variable the tests find its
+/// interpreter by.
+pub struct Reference {
+    /// Relative to the workspace root.
+    dir: &'static str,
+    /// The environment variable naming the virtualenv's interpreter.
+    pub variable: &'static str,
+}
+
+/// hedwig-python, for the Hedwig half of the interop suite.
+pub const HEDWIG: Reference = Reference { dir: "tests/interop", variable: "OWLPOST_INTEROP_PYTHON" };
+/// taskhawk-python, for the Taskhawk half of the interop suite.
+pub const TASKHAWK: Reference = Reference { dir: "tests/interop/taskhawk", variable: "OWLPOST_TASKHAWK_PYTHON" };
+/// Every reference library the interop suite runs against.
+pub const REFERENCES: [Reference; 2] = [HEDWIG, TASKHAWK];
 
 /// `.venv/bin/ministack`, installed if needed.
 pub fn ministack(root: &Path) -> Result<PathBuf, String> {
@@ -17,21 +32,27 @@ pub fn ministack(root: &Path) -> Result<PathBuf, String> {
     Ok(venv.join("bin/ministack"))
 }
 
-/// Installs hedwig-python into `tests/interop/.venv` if needed ([`interop_python`] runs it).
+/// Installs every reference library into its virtualenv if needed ([`Reference::python`]
+/// runs it).
 pub fn interop(root: &Path) -> Result<(), String> {
-    let requirements = root.join(INTEROP_REQUIREMENTS);
-    let wanted = std::fs::read_to_string(&requirements).map_err(|e| format!("{}: {e}", requirements.display()))?;
-    let venv = interop_venv(root);
-    ensure(&venv, &wanted, &["-r", requirements.as_os_str().to_str().ok_or("non UTF-8 path")?])
+    REFERENCES.iter().try_for_each(|reference| reference.install(root))
 }
 
-/// Where [`interop`] puts the reference library's interpreter.
-pub fn interop_python(root: &Path) -> PathBuf {
-    interop_venv(root).join("bin/python")
-}
+impl Reference {
+    fn install(&self, root: &Path) -> Result<(), String> {
+        let requirements = root.join(self.dir).join("requirements.txt");
+        let wanted = std::fs::read_to_string(&requirements).map_err(|e| format!("{}: {e}", requirements.display()))?;
+        ensure(&self.venv(root), &wanted, &["-r", requirements.as_os_str().to_str().ok_or("non UTF-8 path")?])
+    }
 
-fn interop_venv(root: &Path) -> PathBuf {
-    root.join("tests/interop/.venv")
+    /// Where [`interop`] puts the library's interpreter.
+    pub fn python(&self, root: &Path) -> PathBuf {
+        self.venv(root).join("bin/python")
+    }
+
+    fn venv(&self, root: &Path) -> PathBuf {
+        root.join(self.dir).join(".venv")
+    }
 }
 
 /// Makes `venv` hold what `pip install <args>` installs, unless its stamp says it already

@@ -1,13 +1,15 @@
-//! Both brokers behind one shape for the interop tests: a fresh queue consuming one fresh
-//! topic per route, provisioned by owlpost (so the reference library also checks owlpost's
-//! naming of topics, queues and subscriptions), owlpost's publisher and consumer on it, and
-//! the broker part of the peer's spec.
+//! Both brokers behind one shape for the interop tests: a fresh Hedwig queue consuming one
+//! fresh topic per route ([`Setup`]), or a fresh Taskhawk service's four priority queues
+//! ([`TaskSetup`]), provisioned by owlpost (so the reference library also checks owlpost's
+//! naming of topics, queues and subscriptions), owlpost's side on it, and the broker part of
+//! the peer's spec.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use owlpost::aws::Aws;
 use owlpost::gcp::{Gcp, SubscribeSettings};
+use owlpost::taskhawk::{self, Dispatcher, Priority, TaskRouter, TaskhawkNaming};
 use owlpost::wire::Encoding;
 use owlpost::{Broker as _, ConsumedTopic, Consumer, Message, Outcome, Provisioning, Publisher, Received, Router};
 use serde_json::{Value, json};
@@ -87,12 +89,12 @@ impl Setup {
     pub async fn consumer(&self, router: Router) -> Consumer {
         match &self.client {
             Client::Aws(aws) => {
-                let queue = aws.source(&self.queue).await.unwrap().with_wait_time(Duration::from_secs(1));
+                let queue = aws.source(&self.queue).await.unwrap().with_wait_time(WAIT);
                 Consumer::new(queue, router)
             }
             Client::Gcp(gcp) => {
                 let consumes: Vec<_> = self.routes.iter().map(|(_, _, topic)| ConsumedTopic::new(topic)).collect();
-                let settings = SubscribeSettings { wait: Duration::from_secs(1), ..SubscribeSettings::default() };
+                let settings = SubscribeSettings { wait: WAIT, ..SubscribeSettings::default() };
                 Consumer::new(gcp.source(&self.queue, &consumes, settings).await.unwrap(), router)
             }
         }
@@ -103,24 +105,112 @@ impl Setup {
     pub fn peer_spec(&self, mode: &str) -> Value {
         let routes: Vec<_> = self.routes.iter().map(|(t, major, topic)| json!([t, major, topic])).collect();
         let topics: Vec<_> = self.routes.iter().map(|(_, _, topic)| topic).collect();
-        let mut spec = json!({"mode": mode, "routes": routes, "queue": self.queue, "topics": topics});
-        match self.broker {
-            Broker::Sns => {
-                spec["backend"] = json!("aws");
-                spec["aws"] = json!({
-                    "endpoint": std::env::var("AWS_ENDPOINT_URL").unwrap(),
-                    "region": std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
-                    "account": aws_account(),
-                });
-            }
-            Broker::PubSub => {
-                spec["backend"] = json!("gcp");
-                spec["gcp"] = json!({"project": gcp_project()});
-            }
-        }
+        let mut spec = broker_spec(self.broker);
+        spec["mode"] = json!(mode);
+        spec["routes"] = json!(routes);
+        spec["queue"] = json!(self.queue);
+        spec["topics"] = json!(topics);
         spec
     }
 }
+
+/// The broker part of every peer spec: `backend`, and how to reach the emulator.
+fn broker_spec(broker: Broker) -> Value {
+    match broker {
+        Broker::Sns => json!({"backend": "aws", "aws": {
+            "endpoint": std::env::var("AWS_ENDPOINT_URL").unwrap(),
+            "region": std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+            "account": aws_account(),
+        }}),
+        Broker::PubSub => json!({"backend": "gcp", "gcp": {"project": gcp_project()}}),
+    }
+}
+
+/// A fresh Taskhawk service: its four priority queues, each with its topic and dead-letter
+/// queue, provisioned by owlpost with [`TaskhawkNaming`].
+pub struct TaskSetup {
+    /// Where its tasks travel.
+    pub broker: Broker,
+    /// The service queue name (`TASKHAWK_QUEUE` for taskhawk-python).
+    pub queue: String,
+    client: Client,
+}
+
+impl TaskSetup {
+    /// Provisions `taskhawk::provisioning(queue, priority)` for every priority of a new queue.
+    pub async fn new(broker: Broker) -> Self {
+        let queue = unique("th");
+        let client = match broker {
+            Broker::Sns => Client::Aws(Box::new(Aws::from_env(aws_account()).await.with_naming(&TaskhawkNaming))),
+            Broker::PubSub => Client::Gcp(Gcp::from_env(gcp_project()).await.unwrap().with_naming(&TaskhawkNaming)),
+        };
+        for priority in Priority::ALL {
+            let plan = taskhawk::provisioning(&queue, priority);
+            match &client {
+                Client::Aws(aws) => aws.provision(&plan).await,
+                Client::Gcp(gcp) => gcp.provision(&plan).await,
+            }
+            .unwrap_or_else(|e| panic!("provisioning {priority} of {queue} on {broker:?}: {e}"));
+        }
+        Self { broker, queue, client }
+    }
+
+    /// owlpost's dispatcher for the service.
+    pub fn dispatcher(&self) -> Dispatcher {
+        match &self.client {
+            Client::Aws(aws) => Dispatcher::new(&self.queue, aws.sink()),
+            Client::Gcp(gcp) => Dispatcher::new(&self.queue, gcp.sink()),
+        }
+    }
+
+    /// owlpost's worker: one consumer over the four priority queues ([`taskhawk::sources`]).
+    pub async fn worker(&self, router: TaskRouter) -> Consumer {
+        let queues = Priority::ALL.map(|priority| (priority, priority.queue(&self.queue)));
+        let sources = match &self.client {
+            Client::Aws(aws) => {
+                let mut sources = Vec::new();
+                for (priority, queue) in queues {
+                    sources.push((priority, aws.source(&queue).await.unwrap().with_wait_time(WAIT)));
+                }
+                taskhawk::sources(sources)
+            }
+            Client::Gcp(gcp) => {
+                let settings = SubscribeSettings { wait: WAIT, ..SubscribeSettings::default() };
+                let mut sources = Vec::new();
+                for (priority, queue) in queues {
+                    let source = gcp.source(&queue, &[ConsumedTopic::new(&queue)], settings).await.unwrap();
+                    sources.push((priority, source));
+                }
+                taskhawk::sources(sources)
+            }
+        };
+        Consumer::new(sources, router)
+    }
+
+    /// Where a raw message of `priority` goes `via` the broker's API, in owlpost's names:
+    /// the SQS queue (`sqs`), the SNS topic's ARN (`sns`) or the Pub/Sub topic's full name.
+    pub fn raw_target(&self, via: &str, priority: Priority) -> String {
+        let queue = priority.queue(&self.queue);
+        match (&self.client, via) {
+            (Client::Aws(aws), "sqs") => aws.layout().queue_name(&queue),
+            (Client::Aws(aws), "sns") => aws.layout().topic_arn(&queue),
+            (Client::Gcp(gcp), "pubsub") => gcp.layout().topic_path(&queue),
+            _ => panic!("no {via} on {:?}", self.broker),
+        }
+    }
+
+    /// The peer spec of the service: the broker part, the queue, and `tasks` (`[name,
+    /// default priority]`) registered by the peer.
+    pub fn peer_spec(&self, tasks: &[(&str, Priority)]) -> Value {
+        let mut spec = broker_spec(self.broker);
+        spec["queue"] = json!(self.queue);
+        spec["tasks"] = tasks.iter().map(|(name, priority)| json!([name, priority.as_str()])).collect();
+        spec
+    }
+}
+
+/// How long owlpost's receives wait for a message.
+const WAIT: Duration = Duration::from_secs(1);
 
 /// What owlpost's handlers received, as observed messages (the peer's shape).
 #[derive(Clone, Default)]
@@ -136,6 +226,11 @@ impl Observed {
         });
     }
 
+    /// Records `observed` (a task, see `tasks.rs`).
+    pub fn record(&self, observed: Value) {
+        self.0.lock().unwrap().push(observed);
+    }
+
     /// Polls `consumer` until `count` messages were handled (30 s at most); fails on the
     /// first message that was not acknowledged, with its outcome.
     pub async fn drain(&self, consumer: &Consumer, count: usize) -> Vec<Value> {
@@ -147,6 +242,22 @@ impl Observed {
             }
         }
         self.0.lock().unwrap().clone()
+    }
+
+    /// Like [`Observed::drain`], then polls on for 3 s more: fails unless exactly `count`
+    /// messages were handled.
+    pub async fn drain_exactly(&self, consumer: &Consumer, count: usize) -> Vec<Value> {
+        self.drain(consumer, count).await;
+        let quiet = Instant::now() + Duration::from_secs(3);
+        while let Some(left) = quiet.checked_duration_since(Instant::now()) {
+            let batch = tokio::time::timeout(left, consumer.poll()).await.unwrap_or_else(|_quiet| Ok(Vec::new()));
+            for processed in batch.expect("receive") {
+                assert!(matches!(processed.outcome, Outcome::Acked), "owlpost did not accept a message: {processed:?}");
+            }
+        }
+        let handled = self.0.lock().unwrap().clone();
+        assert_eq!(handled.len(), count, "owlpost handled {} messages, not {count}: {handled:#?}", handled.len());
+        handled
     }
 }
 

@@ -8,6 +8,8 @@
 //!
 //! The peer runs `tests/interop/peer.py` in the virtualenv `cargo xtask interop` (or `ci`)
 //! installs; its schema is `schemas/example.json` with `user-created` 1.* one minor ahead.
+//!
+//! The same against the reference Taskhawk library (taskhawk-python) is in `tasks`.
 
 #[path = "../support/mod.rs"]
 #[allow(unused_macros)]
@@ -16,6 +18,7 @@ mod support;
 mod brokers;
 mod others;
 mod peer;
+mod tasks;
 
 use owlpost::wire::Encoding;
 use owlpost::{Outgoing, Router};
