@@ -47,6 +47,8 @@ struct State {
     receiving: Vec<Option<JoinHandle<()>>>,
     /// Per source: the weighted round robin's current value.
     current: Vec<i64>,
+    /// Per source: how many of its receives have finished.
+    answers: Vec<u64>,
     /// A receive that failed, to report once nothing is buffered.
     error: Option<BackendError>,
 }
@@ -76,6 +78,7 @@ impl Prioritized {
             buffers: (0..n).map(|_| VecDeque::new()).collect(),
             receiving: (0..n).map(|_| None).collect(),
             current: vec![0; n],
+            answers: vec![0; n],
             error: None,
         };
         Self { shared: Arc::new(Shared { sources, state: Mutex::new(state), changed: Notify::new() }) }
@@ -108,11 +111,12 @@ impl Prioritized {
         Ok((entry.source.as_ref(), inner))
     }
 
-    /// Starts a receive on every source whose buffer is empty and that has none under way.
-    fn start_receives(&self, state: &mut State, max: usize) {
+    /// Starts a receive on every source whose buffer is empty, that has none under way and
+    /// that has not answered since `since` (its count of finished receives).
+    fn start_receives(&self, state: &mut State, max: usize, since: &[u64]) {
         for (index, entry) in self.shared.sources.iter().enumerate() {
             let running = state.receiving[index].as_ref().is_some_and(|task| !task.is_finished());
-            if running || !state.buffers[index].is_empty() {
+            if running || !state.buffers[index].is_empty() || state.answers[index] != since[index] {
                 continue;
             }
             let (shared, source) = (Arc::downgrade(&self.shared), entry.source.clone());
@@ -126,6 +130,7 @@ impl Prioritized {
                     Err(error) => state.error = Some(error),
                 }
                 state.receiving[index] = None;
+                state.answers[index] += 1;
                 drop(state);
                 shared.changed.notify_waiters();
             }));
@@ -213,6 +218,9 @@ impl Source for Prioritized {
             if self.shared.sources.is_empty() {
                 return Err(BackendError::Rejected { reason: "a Prioritized source without sources".into() });
             }
+            // Each source answers at most once per call: when all answered with nothing, the
+            // call returns nothing, after the longest of their waits (a long poll of its own).
+            let since = self.state().answers.clone();
             loop {
                 let changed = self.shared.changed.notified();
                 let mut changed = std::pin::pin!(changed);
@@ -220,12 +228,15 @@ impl Source for Prioritized {
                 let picked = {
                     let mut state = self.state();
                     let picked = self.pick(&mut state, max.max(1));
-                    if picked.is_empty()
-                        && let Some(error) = state.error.take()
-                    {
-                        return Err(error);
+                    if picked.is_empty() {
+                        if let Some(error) = state.error.take() {
+                            return Err(error);
+                        }
+                        if state.answers.iter().zip(&since).all(|(now, then)| now != then) {
+                            return Ok(Vec::new());
+                        }
                     }
-                    self.start_receives(&mut state, max.max(1));
+                    self.start_receives(&mut state, max.max(1), &since);
                     picked
                 };
                 if !picked.is_empty() {
@@ -314,5 +325,26 @@ mod tests {
         assert_eq!((count(2), count(3)), (6, 3), "idle sources give their share to the others: {rest:?}");
         state.buffers[2].clear();
         assert_eq!(sources.pick(&mut state, 5).len(), 5, "one source with work gets everything");
+    }
+
+    /// With nothing anywhere, a receive returns nothing once every source has waited its
+    /// long poll (the `Source` contract), and a receive after that finds what arrived.
+    #[tokio::test(start_paused = true)]
+    async fn a_receive_with_nothing_anywhere_returns_nothing_after_the_waits() {
+        use crate::memory::QueueConfig;
+        let broker = MemoryBroker::new();
+        for (queue, wait) in [("a", 1), ("b", 3)] {
+            let config = QueueConfig { receive_wait: Duration::from_secs(wait), ..QueueConfig::default() };
+            broker.create_queue(queue, config).unwrap();
+            broker.subscribe(queue, queue);
+        }
+        let sources = Prioritized::new().with_source("a", 2, broker.source("a")).with_source("b", 1, broker.source("b"));
+        let started = Instant::now();
+        let received = tokio::time::timeout(Duration::from_secs(60), sources.receive(10)).await;
+        assert!(received.expect("a receive that returns").unwrap().is_empty());
+        assert!(started.elapsed() >= Duration::from_secs(3), "after the longest wait: {:?}", started.elapsed());
+        broker.inject("b", WireMessage::default()).unwrap();
+        let received = sources.receive(10).await.unwrap();
+        assert_eq!(received.iter().map(|d| d.origin).collect::<Vec<_>>(), [Some("b")]);
     }
 }
