@@ -338,7 +338,8 @@ mod tests {
             broker.create_queue(queue, config).unwrap();
             broker.subscribe(queue, queue);
         }
-        let sources = Prioritized::new().with_source("a", 2, broker.source("a")).with_source("b", 1, broker.source("b"));
+        let sources =
+            Prioritized::new().with_source("a", 2, broker.source("a")).with_source("b", 1, broker.source("b"));
         let started = Instant::now();
         let received = tokio::time::timeout(Duration::from_secs(60), sources.receive(10)).await;
         assert!(received.expect("a receive that returns").unwrap().is_empty());
