@@ -6,7 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use owlpost::aws::{Aws, AwsSettings, SqsSource};
+use owlpost::aws::{Aws, AwsSettings, SnsSink, SqsSource};
+use owlpost::taskhawk::{Priority, TaskhawkNaming};
 use owlpost::{
     BackendError, Broker, ConsumedTopic, Outgoing, ProviderMetadata, Provisioning, PublishError, Publisher, Sink,
     Source, WireMessage,
@@ -260,3 +261,43 @@ impl support::suite::Fixture for Sqs {
 }
 
 consumer_suite!(Sqs);
+
+/// The task suite's fixture: a fresh service's four priorities, named the Taskhawk way.
+struct SqsTasks {
+    aws: Aws,
+    service: String,
+}
+
+impl support::task_suite::TaskFixture for SqsTasks {
+    type Broker = Aws;
+    type Sink = SnsSink;
+    type Source = SqsSource;
+    const SLACK: Duration = Duration::from_secs(2);
+
+    async fn new() -> Self {
+        let aws = Aws::from_env(aws_account()).await.with_naming(&TaskhawkNaming);
+        let service = unique("billing");
+        support::task_suite::provision(&aws, &service, None).await;
+        Self { aws, service }
+    }
+    fn service(&self) -> &str {
+        &self.service
+    }
+    fn broker(&self) -> &Aws {
+        &self.aws
+    }
+    fn sink(&self) -> SnsSink {
+        self.aws.sink()
+    }
+    async fn source(&self, priority: Priority) -> SqsSource {
+        let source = self.aws.source(&priority.queue(&self.service)).await.unwrap();
+        source.with_wait_time(Duration::from_secs(1))
+    }
+    /// `TASKHAWK-<QUEUE>-DLQ`.
+    async fn dead_letters(&self, priority: Priority) -> SqsSource {
+        let source = self.aws.source(&format!("{}-dlq", priority.queue(&self.service))).await.unwrap();
+        source.with_wait_time(Duration::from_secs(1))
+    }
+}
+
+task_suite!(SqsTasks);

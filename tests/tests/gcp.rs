@@ -11,7 +11,8 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use owlpost::gcp::{BatchSettings, Gcp, GcpSettings, MAX_MESSAGE_BYTES, PubSubSource, SubscribeSettings};
+use owlpost::gcp::{BatchSettings, Gcp, GcpSettings, MAX_MESSAGE_BYTES, PubSubSink, PubSubSource, SubscribeSettings};
+use owlpost::taskhawk::{Priority, TaskhawkNaming};
 use owlpost::{
     BackendError, Broker, ConsumedTopic, HandlerResult, Outgoing, ProviderMetadata, Provisioning, PublishError,
     Publisher, Received, Router, Sink, Source, WireMessage,
@@ -504,3 +505,54 @@ impl support::suite::Fixture for PubSub {
 }
 
 consumer_suite!(PubSub);
+
+/// The task suite's fixture: a fresh service's four priorities, named the Taskhawk way, with
+/// Pub/Sub's shortest ack deadline (a message the emulator sends to a closed stream comes back
+/// after it).
+struct PubSubTasks {
+    gcp: Gcp,
+    service: String,
+}
+
+impl PubSubTasks {
+    const LEASE: Duration = Duration::from_secs(10);
+
+    fn settings() -> SubscribeSettings {
+        SubscribeSettings { ack_deadline: Self::LEASE, ..quick() }
+    }
+}
+
+impl support::task_suite::TaskFixture for PubSubTasks {
+    type Broker = Gcp;
+    type Sink = PubSubSink;
+    type Source = PubSubSource;
+    const SLACK: Duration = Duration::from_secs(2);
+
+    async fn new() -> Self {
+        let gcp = Gcp::from_env(gcp_project()).await.unwrap().with_naming(&TaskhawkNaming);
+        let service = unique("billing");
+        support::task_suite::provision(&gcp, &service, Some(Self::LEASE)).await;
+        Self { gcp, service }
+    }
+    fn service(&self) -> &str {
+        &self.service
+    }
+    fn broker(&self) -> &Gcp {
+        &self.gcp
+    }
+    fn sink(&self) -> PubSubSink {
+        self.gcp.sink()
+    }
+    /// The subscription `taskhawk-<queue>` (named like its topic).
+    async fn source(&self, priority: Priority) -> PubSubSource {
+        let queue = priority.queue(&self.service);
+        self.gcp.source(&queue, &[ConsumedTopic::new(&queue)], Self::settings()).await.unwrap()
+    }
+    /// The subscription `taskhawk-<queue>-dlq`.
+    async fn dead_letters(&self, priority: Priority) -> PubSubSource {
+        let id = self.gcp.layout().dead_letter_id(&priority.queue(&self.service));
+        PubSubSource::open(&self.gcp, &[id], Self::settings()).await.unwrap()
+    }
+}
+
+task_suite!(PubSubTasks);

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use owlpost::Source;
 use owlpost::memory::{MemoryBroker, QueueConfig, QueueStats};
+use owlpost::taskhawk::Priority;
 use owlpost::{
     ConsumeError, Consumer, DynamicMessage, HandlerResult, Outcome, Outgoing, PublishError, Publisher, Received,
     Router, Version, WireMessage,
@@ -273,3 +274,38 @@ impl support::suite::Fixture for Memory {
 }
 
 consumer_suite!(Memory);
+
+/// The task suite's fixture: service `billing`'s four priority queues.
+struct MemoryTasks {
+    broker: MemoryBroker,
+}
+
+impl support::task_suite::TaskFixture for MemoryTasks {
+    type Broker = MemoryBroker;
+    type Sink = MemoryBroker;
+    type Source = owlpost::memory::MemorySource;
+    const SLACK: Duration = Duration::from_millis(300);
+
+    async fn new() -> Self {
+        let broker = MemoryBroker::new();
+        support::task_suite::provision(&broker, "billing", None).await;
+        Self { broker }
+    }
+    fn service(&self) -> &str {
+        "billing"
+    }
+    fn broker(&self) -> &MemoryBroker {
+        &self.broker
+    }
+    fn sink(&self) -> MemoryBroker {
+        self.broker.clone()
+    }
+    async fn source(&self, priority: Priority) -> Self::Source {
+        self.broker.source(&priority.queue("billing"))
+    }
+    async fn dead_letters(&self, priority: Priority) -> Self::Source {
+        self.broker.source(&format!("{}-dlq", priority.queue("billing")))
+    }
+}
+
+task_suite!(MemoryTasks);

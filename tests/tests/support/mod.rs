@@ -4,6 +4,8 @@
 
 #[macro_use]
 pub mod suite;
+#[macro_use]
+pub mod task_suite;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

@@ -96,6 +96,12 @@ impl Probe {
     }
 }
 
+impl std::fmt::Debug for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probe").field("starts", &self.starts()).field("finished", &self.finished()).finish()
+    }
+}
+
 impl UserCreatedHandler for Probe {
     async fn user_created_v1(&self, message: Received<UserCreatedV1>) -> HandlerResult {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -119,7 +125,8 @@ impl UserCreatedHandler for Probe {
     }
 }
 
-struct Leaving(Arc<AtomicUsize>);
+/// Decrements an in-flight count when dropped (also when a handler panics or is dropped).
+pub struct Leaving(pub Arc<AtomicUsize>);
 
 impl Drop for Leaving {
     fn drop(&mut self) {
@@ -127,8 +134,9 @@ impl Drop for Leaving {
     }
 }
 
+/// The trace id of the current span, with the `otel` feature.
 #[cfg(feature = "otel")]
-fn current_trace_id() -> Option<String> {
+pub fn current_trace_id() -> Option<String> {
     use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
     let context = tracing::Span::current().context();
@@ -138,16 +146,16 @@ fn current_trace_id() -> Option<String> {
 }
 
 #[cfg(not(feature = "otel"))]
-fn current_trace_id() -> Option<String> {
+pub fn current_trace_id() -> Option<String> {
     None
 }
 
-/// Runs `consumer` until `done` holds (failing the test after 60 s).
-pub async fn run_until(consumer: &Consumer, probe: &Probe, done: impl Fn(&Probe) -> bool) {
+/// Runs `consumer` until `done` holds of `subject` (failing the test, showing `subject`, after 60 s).
+pub async fn run_until<P: std::fmt::Debug>(consumer: &Consumer, subject: &P, done: impl Fn(&P) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     let condition = async {
-        while !done(probe) {
-            assert!(Instant::now() < deadline, "not done in 60 s; started: {:?}", probe.starts());
+        while !done(subject) {
+            assert!(Instant::now() < deadline, "not done in 60 s: {subject:?}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
@@ -155,7 +163,7 @@ pub async fn run_until(consumer: &Consumer, probe: &Probe, done: impl Fn(&Probe)
 }
 
 /// Quick retries, so tests of retries do not wait long.
-fn quick_retries() -> ConsumerSettings {
+pub fn quick_retries() -> ConsumerSettings {
     ConsumerSettings { retry: Backoff::new(Duration::from_millis(200), Duration::from_secs(1)), ..Default::default() }
 }
 
