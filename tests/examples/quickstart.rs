@@ -1,16 +1,26 @@
-//! Quickstart: the generated API of `schemas/example.json` on the embedded in-memory broker.
+//! Quickstart: the generated API of `schemas/example.json` and `schemas/tasks.json` on the
+//! embedded in-memory broker.
 //!
 //! `cargo run -p owlpost-e2e --example quickstart`
 //!
-//! The build script generated `owlpost_e2e::messages` from the schema. Here a "signup"
-//! service publishes two `user-created` messages (major 1 and major 2), a "mailer" service
-//! consumes them through its typed handler, and an invalid payload is refused at publish.
+//! The build script generated `owlpost_e2e::messages` and `owlpost_e2e::tasks` from the
+//! schemas. Here a "signup" service publishes two `user-created` messages (major 1 and
+//! major 2), a "mailer" service consumes them through its typed handler, and an invalid
+//! payload is refused at publish. Then a "billing" service dispatches three tasks at three
+//! priorities, an invalid input is refused at dispatch, and one worker over billing's four
+//! priority queues runs them.
 
 use owlpost::memory::MemoryBroker;
-use owlpost::{Consumer, HandlerResult, Outgoing, Publisher, Received, Router};
+use owlpost::taskhawk::{self, Dispatcher, OutgoingTask, Priority, ReceivedTask, TaskRouter};
+use owlpost::{Broker, Consumer, HandlerResult, Outgoing, Publisher, Received, Router};
 use owlpost_e2e::messages::{
     Plan, UserCreatedHandler, UserCreatedV1, UserCreatedV2, UserCreatedV2Name, publish_user_created,
     register_user_created,
+};
+use owlpost_e2e::tasks::{
+    ChargeCustomerCardHandler, ChargeCustomerCardInput, ChargeCustomerCardInputCurrency, RebuildHandler, RebuildInput,
+    SendInvoiceHandler, SendInvoiceInput, dispatch_charge_customer_card, dispatch_rebuild, dispatch_send_invoice,
+    register_charge_customer_card, register_rebuild, register_send_invoice,
 };
 
 /// The mailer's handler: one method per major version of `user-created`.
@@ -32,6 +42,34 @@ impl UserCreatedHandler for WelcomeMailer {
             "mailer: v{} from {:?}: welcome {} ({}), headers {:?}",
             message.version, message.metadata.publisher, *user.name.given, *user.user_id, message.metadata.headers
         );
+        Ok(())
+    }
+}
+
+/// Billing's worker: one handler per task.
+struct Billing;
+
+impl SendInvoiceHandler for Billing {
+    async fn send_invoice(&self, task: ReceivedTask<SendInvoiceInput>) -> HandlerResult {
+        println!("worker: [{}] send invoice {} (cc {:?})", task.priority, *task.input.invoice_id, task.input.cc);
+        Ok(())
+    }
+}
+
+impl ChargeCustomerCardHandler for Billing {
+    async fn charge_customer_card(&self, task: ReceivedTask<ChargeCustomerCardInput>) -> HandlerResult {
+        let input = &task.input;
+        println!(
+            "worker: [{}] charge {} cents {} for {}",
+            task.priority, input.amount_cents, input.currency, *input.invoice_id
+        );
+        Ok(())
+    }
+}
+
+impl RebuildHandler for Billing {
+    async fn rebuild(&self, task: ReceivedTask<RebuildInput>) -> HandlerResult {
+        println!("worker: [{}] rebuild the report of {}, headers {:?}", task.priority, *task.input.month, task.headers);
         Ok(())
     }
 }
@@ -77,6 +115,50 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("mailer: handled {} messages, acknowledged {acked}", processed.len());
     if acked != 2 {
         return Err(format!("expected 2 acknowledged messages, got {processed:?}").into());
+    }
+
+    // Tasks: billing's four priority queues (`billing-high-priority`, `billing`,
+    // `billing-low-priority`, `billing-bulk`), each with its dead letters.
+    for priority in Priority::ALL {
+        broker.provision(&taskhawk::provisioning("billing", priority)).await?;
+    }
+    let dispatcher = Dispatcher::new("billing", broker.clone());
+    let rebuild = RebuildInput { month: "2026-11".parse()? };
+    let sent = dispatch_rebuild(&dispatcher, OutgoingTask::new(rebuild).header("request_id", "req-43")).await?;
+    println!("billing: dispatched {} at {} priority to {}", sent.id, sent.priority, sent.topic);
+    let invoice = SendInvoiceInput { invoice_id: "INV-1001".parse()?, cc: Some("accounts@example.com".into()) };
+    let sent = dispatch_send_invoice(&dispatcher, invoice).await?;
+    println!("billing: dispatched {} at {} priority to {}", sent.id, sent.priority, sent.topic);
+    let charge = ChargeCustomerCardInput {
+        invoice_id: "INV-1001".parse()?,
+        amount_cents: 4_200.try_into()?,
+        currency: ChargeCustomerCardInputCurrency::Eur,
+    };
+    let sent = dispatch_charge_customer_card(&dispatcher, charge).await?;
+    println!("billing: dispatched {} at {} priority to {}", sent.id, sent.priority, sent.topic);
+
+    let invalid = SendInvoiceInput { invoice_id: "INV-1002".parse()?, cc: Some("not-an-email".into()) };
+    match dispatch_send_invoice(&dispatcher, invalid).await {
+        Err(error) => println!("billing: refused as expected: {error}"),
+        Ok(sent) => return Err(format!("an invalid task was dispatched: {sent:?}").into()),
+    }
+
+    // One worker over the four queues (while all have work, it takes 8 high, 4 default,
+    // 2 low and 1 bulk in every 15).
+    let mut router = TaskRouter::new();
+    register_send_invoice(&mut router, Billing);
+    register_charge_customer_card(&mut router, Billing);
+    register_rebuild(&mut router, Billing);
+    let sources = taskhawk::sources(Priority::ALL.map(|p| (p, broker.source(&p.queue("billing")))));
+    let worker = Consumer::new(sources, router);
+    let mut ran = Vec::new();
+    while ran.len() < 3 {
+        ran.extend(worker.poll().await?);
+    }
+    let acked = ran.iter().filter(|p| p.outcome.is_acked()).count();
+    println!("worker: ran {} tasks, acknowledged {acked}", ran.len());
+    if acked != 3 {
+        return Err(format!("expected 3 acknowledged tasks, got {ran:?}").into());
     }
     Ok(())
 }
