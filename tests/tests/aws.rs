@@ -113,6 +113,22 @@ async fn base64_bodies_are_consumed_and_binary_bodies_sent_as_base64() {
     s.queue.ack(&got.ack_id).await.unwrap();
 }
 
+/// SQS delays are whole seconds: a sub-second nack delay is rounded up, not down to an
+/// immediate redelivery.
+#[tokio::test]
+async fn a_sub_second_nack_delay_is_not_an_immediate_redelivery() {
+    let s = setup(|_| {}).await;
+    publish_user_created(&s.publisher, user(1)).await.unwrap();
+    let first = receive_one(&s.queue).await;
+    let nacked = Instant::now();
+    s.queue.nack(&first.ack_id, Duration::from_millis(300)).await.unwrap();
+    let again = receive_one(&s.queue).await;
+    let gap = nacked.elapsed();
+    println!("a 300 ms nack delay came back after {gap:?}");
+    assert!(gap >= Duration::from_millis(900), "redelivered after {gap:?}");
+    s.queue.ack(&again.ack_id).await.unwrap();
+}
+
 /// A container message without headers would reach SQS with no attribute map at all, which
 /// stops hedwig-python's SQS consumer: it gets `hedwig_encoding=utf8`, which no reader makes a header.
 #[tokio::test]

@@ -146,6 +146,9 @@ where
     }
 }
 
+/// Whole seconds for SQS, rounded up.
 fn secs(duration: Duration) -> i32 {
-    i32::try_from(duration.as_secs()).unwrap_or(i32::MAX)
+    // Rounded up: a 300 ms delay is 1 s, not an immediate redelivery.
+    let whole = duration.as_secs().saturating_add(u64::from(duration.subsec_nanos() > 0));
+    i32::try_from(whole).unwrap_or(i32::MAX)
 }
