@@ -51,7 +51,14 @@ struct Billing;
 
 impl SendInvoiceHandler for Billing {
     async fn send_invoice(&self, task: ReceivedTask<SendInvoiceInput>) -> HandlerResult {
-        println!("worker: [{}] send invoice {} (cc {:?})", task.priority, *task.input.invoice_id, task.input.cc);
+        let input = &task.input;
+        println!(
+            "worker: [{}] send invoice {} (cc {:?}, memo {:?})",
+            task.priority,
+            *input.invoice_id,
+            input.cc,
+            input.memo.as_deref()
+        );
         Ok(())
     }
 }
@@ -126,7 +133,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rebuild = RebuildInput { month: "2026-11".parse()? };
     let sent = dispatch_rebuild(&dispatcher, OutgoingTask::new(rebuild).header("request_id", "req-43")).await?;
     println!("billing: dispatched {} at {} priority to {}", sent.id, sent.priority, sent.topic);
-    let invoice = SendInvoiceInput { invoice_id: "INV-1001".parse()?, cc: Some("accounts@example.com".into()) };
+    let invoice = SendInvoiceInput {
+        invoice_id: "INV-1001".parse()?,
+        cc: Some("accounts@example.com".into()),
+        memo: Some("Merci ! Paiement sous 30 jours — 30 日以内にお支払いください".parse()?),
+    };
     let sent = dispatch_send_invoice(&dispatcher, invoice).await?;
     println!("billing: dispatched {} at {} priority to {}", sent.id, sent.priority, sent.topic);
     let charge = ChargeCustomerCardInput {
@@ -137,7 +148,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sent = dispatch_charge_customer_card(&dispatcher, charge).await?;
     println!("billing: dispatched {} at {} priority to {}", sent.id, sent.priority, sent.topic);
 
-    let invalid = SendInvoiceInput { invoice_id: "INV-1002".parse()?, cc: Some("not-an-email".into()) };
+    let invalid = SendInvoiceInput { invoice_id: "INV-1002".parse()?, cc: Some("not-an-email".into()), memo: None };
     match dispatch_send_invoice(&dispatcher, invalid).await {
         Err(error) => println!("billing: refused as expected: {error}"),
         Ok(sent) => return Err(format!("an invalid task was dispatched: {sent:?}").into()),

@@ -31,9 +31,8 @@ const TASKS: [(&str, Priority); 3] = [
 ];
 
 /// The task of each priority's cell and its kwargs: high, default and bulk are their tasks'
-/// own priorities, low is chosen at dispatch. (Every string of the example schema is ASCII by
-/// its pattern, enum or `email` format: non-ASCII text travels in the headers, which the
-/// body carries too.)
+/// own priorities, low is chosen at dispatch. `memo` is free text: non-ASCII in the kwargs
+/// (taskhawk-python writes it as `\u` escapes, owlpost as UTF-8), as in one header.
 fn cells() -> [(Priority, &'static str, Value); 4] {
     [
         (
@@ -41,8 +40,16 @@ fn cells() -> [(Priority, &'static str, Value); 4] {
             ChargeCustomerCardInput::NAME,
             json!({"invoice_id": "INV-1001", "amount_cents": 12999, "currency": "EUR"}),
         ),
-        (Priority::Default, SendInvoiceInput::NAME, json!({"invoice_id": "INV-1002", "cc": "zoe@example.com"})),
-        (Priority::Low, SendInvoiceInput::NAME, json!({"invoice_id": "INV-1003", "cc": "billing@example.com"})),
+        (
+            Priority::Default,
+            SendInvoiceInput::NAME,
+            json!({"invoice_id": "INV-1002", "cc": "zoe@example.com", "memo": "Danke, Zoë — 請求書 🦉"}),
+        ),
+        (
+            Priority::Low,
+            SendInvoiceInput::NAME,
+            json!({"invoice_id": "INV-1003", "cc": "billing@example.com", "memo": "Paiement reçu — merci\n"}),
+        ),
         (Priority::Bulk, RebuildInput::NAME, json!({"month": "2026-11"})),
     ]
 }

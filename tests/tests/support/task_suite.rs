@@ -187,7 +187,7 @@ fn succeed(_: &Run) -> HandlerResult {
 
 /// A `billing.tasks.send_invoice` input.
 pub fn invoice(n: u32) -> SendInvoiceInput {
-    SendInvoiceInput { invoice_id: format!("INV-{n}").parse().unwrap(), cc: None }
+    SendInvoiceInput { invoice_id: format!("INV-{n}").parse().unwrap(), cc: None, memo: None }
 }
 
 /// A `billing.tasks.charge_card` input.
@@ -209,7 +209,9 @@ pub fn rebuild(month: u32) -> RebuildInput {
 pub async fn every_priority_reaches_its_typed_handler<F: TaskFixture>() {
     let f = F::new().await;
     let dispatcher = dispatcher(&f);
-    let cc = SendInvoiceInput { cc: Some("billing@example.com".into()), ..invoice(2) };
+    let memo = "Zahlbar in 30 Tagen — 30 日以内 🦉";
+    let cc =
+        SendInvoiceInput { cc: Some("billing@example.com".into()), memo: Some(memo.parse().unwrap()), ..invoice(2) };
     let sent: Vec<(Dispatched, &str, Value, Option<&str>)> = vec![
         (
             dispatch_send_invoice(&dispatcher, OutgoingTask::new(invoice(1)).header("request_id", "r-1"))
@@ -222,7 +224,7 @@ pub async fn every_priority_reaches_its_typed_handler<F: TaskFixture>() {
         (
             dispatch_send_invoice(&dispatcher, OutgoingTask::new(cc).priority(Priority::Low)).await.unwrap(),
             SendInvoiceInput::NAME,
-            json!({"invoice_id": "INV-2", "cc": "billing@example.com"}),
+            json!({"invoice_id": "INV-2", "cc": "billing@example.com", "memo": memo}),
             None,
         ),
         (
