@@ -38,7 +38,7 @@ pub struct Target {
     #[arg(long, env = "GOOGLE_CLOUD_PROJECT", value_name = "PROJECT", required_if_eq("backend", "gcp"))]
     project: Option<String>,
     /// The service's Hedwig queue name (`HEDWIG-<QUEUE>` on SQS, `hedwig-<QUEUE>` on Pub/Sub).
-    #[arg(long, value_name = "NAME", required_unless_present = "tasks", conflicts_with_all = ["tasks", "priorities"])]
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["tasks", "priorities"], conflicts_with_all = ["tasks", "priorities"])]
     queue: Option<String>,
     /// The service's Taskhawk queue setting instead: one queue per priority
     /// (`TASKHAWK-<QUEUE>[-HIGH-PRIORITY|-LOW-PRIORITY|-BULK]` on SQS from the SNS topic
@@ -46,7 +46,7 @@ pub struct Target {
     #[arg(long, value_name = "QUEUE")]
     tasks: Option<String>,
     /// With --tasks: a priority (`high`, `default`, `low`, `bulk`); repeatable; default all four.
-    #[arg(long = "priority", value_name = "PRIORITY")]
+    #[arg(long = "priority", value_name = "PRIORITY", requires = "tasks")]
     priorities: Vec<Priority>,
 }
 

@@ -146,6 +146,15 @@ fn user_errors_are_one_line_and_details_without_panics() {
     assert!(!root().join("target/never-written").exists());
 }
 
+/// `--priority` belongs to `--tasks`: alone, the error says so (not that `--queue` is missing).
+#[test]
+fn a_priority_without_tasks_asks_for_tasks() {
+    let output = owlpost(&["provision", "--backend", "aws", "--account-id", "1", "--priority", "high", "--dry-run"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("--tasks <QUEUE>") && !stderr.contains("--queue"), "{stderr}");
+}
+
 #[test]
 fn generated_crate_builds_passes_its_doc_tests_and_regenerates_to_the_same_files() {
     standalone_crate(
