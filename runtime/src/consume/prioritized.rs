@@ -47,8 +47,8 @@ struct State {
     receiving: Vec<Option<JoinHandle<()>>>,
     /// Per source: the weighted round robin's current value.
     current: Vec<i64>,
-    /// Per source: how many of its receives have finished.
-    answers: Vec<u64>,
+    /// Per source: how many of its receives found nothing (or failed).
+    empty_answers: Vec<u64>,
     /// A receive that failed, to report once nothing is buffered.
     error: Option<BackendError>,
 }
@@ -78,7 +78,7 @@ impl Prioritized {
             buffers: (0..n).map(|_| VecDeque::new()).collect(),
             receiving: (0..n).map(|_| None).collect(),
             current: vec![0; n],
-            answers: vec![0; n],
+            empty_answers: vec![0; n],
             error: None,
         };
         Self { shared: Arc::new(Shared { sources, state: Mutex::new(state), changed: Notify::new() }) }
@@ -112,11 +112,11 @@ impl Prioritized {
     }
 
     /// Starts a receive on every source whose buffer is empty, that has none under way and
-    /// that has not answered since `since` (its count of finished receives).
+    /// that has not found nothing since `since` (its count of empty answers).
     fn start_receives(&self, state: &mut State, max: usize, since: &[u64]) {
         for (index, entry) in self.shared.sources.iter().enumerate() {
             let running = state.receiving[index].as_ref().is_some_and(|task| !task.is_finished());
-            if running || !state.buffers[index].is_empty() || state.answers[index] != since[index] {
+            if running || !state.buffers[index].is_empty() || state.empty_answers[index] != since[index] {
                 continue;
             }
             let (shared, source) = (Arc::downgrade(&self.shared), entry.source.clone());
@@ -126,11 +126,16 @@ impl Prioritized {
                 let mut state = shared.state();
                 let now = Instant::now();
                 match received {
-                    Ok(deliveries) => state.buffers[index].extend(deliveries.into_iter().map(|d| (d, now))),
-                    Err(error) => state.error = Some(error),
+                    Ok(deliveries) if !deliveries.is_empty() => {
+                        state.buffers[index].extend(deliveries.into_iter().map(|d| (d, now)));
+                    }
+                    Ok(_) => state.empty_answers[index] += 1,
+                    Err(error) => {
+                        state.error = Some(error);
+                        state.empty_answers[index] += 1;
+                    }
                 }
                 state.receiving[index] = None;
-                state.answers[index] += 1;
                 drop(state);
                 shared.changed.notify_waiters();
             }));
@@ -218,9 +223,9 @@ impl Source for Prioritized {
             if self.shared.sources.is_empty() {
                 return Err(BackendError::Rejected { reason: "a Prioritized source without sources".into() });
             }
-            // Each source answers at most once per call: when all answered with nothing, the
-            // call returns nothing, after the longest of their waits (a long poll of its own).
-            let since = self.state().answers.clone();
+            // A source that found nothing is not asked again in this call: when all found
+            // nothing, the call returns nothing, after the longest of their waits.
+            let since = self.state().empty_answers.clone();
             loop {
                 let changed = self.shared.changed.notified();
                 let mut changed = std::pin::pin!(changed);
@@ -232,7 +237,7 @@ impl Source for Prioritized {
                         if let Some(error) = state.error.take() {
                             return Err(error);
                         }
-                        if state.answers.iter().zip(&since).all(|(now, then)| now != then) {
+                        if state.empty_answers.iter().zip(&since).all(|(now, then)| now != then) {
                             return Ok(Vec::new());
                         }
                     }
