@@ -64,6 +64,17 @@ pub struct ProvisionArgs {
     /// Deliveries before a message goes to the dead-letter queue.
     #[arg(long, default_value_t = 5, value_name = "N")]
     max_deliveries: u32,
+    /// With --tasks: the task schema whose `schedules` the service's schedules become
+    /// (created, updated, and the service's others deleted): EventBridge Scheduler on AWS;
+    /// on Google Cloud the `gcloud scheduler` commands to run are printed.
+    #[arg(long, value_name = "SCHEMA", requires = "tasks")]
+    schedules: Option<std::path::PathBuf>,
+    /// With --schedules on AWS: the IAM role EventBridge Scheduler sends to the SQS queues as.
+    #[arg(long, value_name = "ARN", env = "OWLPOST_SCHEDULER_ROLE")]
+    scheduler_role: Option<String>,
+    /// With --schedules on Google Cloud: the Cloud Scheduler location of the jobs.
+    #[arg(long, value_name = "REGION", default_value = "us-central1")]
+    scheduler_location: String,
     /// Prints what would be created, without connecting.
     #[arg(long)]
     dry_run: bool,
@@ -125,8 +136,9 @@ impl Target {
         }
     }
 
-    /// The names of the target's resources, without connecting.
-    fn layout(&self) -> Result<Box<dyn Layout>, Failure> {
+    /// The names of the target's resources, without connecting; Cloud Scheduler jobs in
+    /// `scheduler_location`.
+    fn layout(&self, scheduler_location: &str) -> Result<Box<dyn Layout>, Failure> {
         Ok(match self.backend {
             #[cfg(feature = "aws")]
             Backend::Aws => Box::new(
@@ -140,7 +152,9 @@ impl Target {
             ),
             #[cfg(feature = "gcp")]
             Backend::Gcp => Box::new(
-                owlpost::gcp::GcpLayout::new(self.project.clone().unwrap_or_default()).with_naming(self.naming()),
+                owlpost::gcp::GcpLayout::new(self.project.clone().unwrap_or_default())
+                    .with_naming(self.naming())
+                    .with_scheduler_location(scheduler_location),
             ),
             #[cfg(not(feature = "aws"))]
             Backend::Aws => return Err(disabled("aws")),
@@ -150,10 +164,17 @@ impl Target {
     }
 
     /// The target's broker, connected; a failure to connect is a failure of `action`.
-    async fn broker(&self, action: &str) -> Result<Box<dyn Broker>, Failure> {
+    /// EventBridge Scheduler sends as `scheduler_role`.
+    async fn broker(&self, action: &str, scheduler_role: Option<&str>) -> Result<Box<dyn Broker>, Failure> {
         Ok(match self.backend {
             #[cfg(feature = "aws")]
-            Backend::Aws => Box::new(self.aws().await.with_naming(self.naming())),
+            Backend::Aws => {
+                let aws = self.aws().await.with_naming(self.naming());
+                Box::new(match scheduler_role {
+                    Some(role) => aws.with_scheduler_role(role),
+                    None => aws,
+                })
+            }
             #[cfg(feature = "gcp")]
             Backend::Gcp => Box::new(
                 owlpost::gcp::Gcp::from_env(self.project.clone().unwrap_or_default())
@@ -192,21 +213,63 @@ pub fn provision(args: &ProvisionArgs) -> Result<(), Failure> {
             (queue.label(), plan)
         })
         .collect();
+    let service = args.target.tasks.as_deref().unwrap_or_default();
+    let schedules = match &args.schedules {
+        Some(path) => scheduled_messages(path, service)?,
+        None => Vec::new(),
+    };
     runtime()?.block_on(async {
-        let layout = args.target.layout()?;
+        let layout = args.target.layout(&args.scheduler_location)?;
         for (label, plan) in &plans {
             print_plan(label, &layout.plan(plan), args.dry_run);
+        }
+        if args.schedules.is_some() {
+            let verb = if args.dry_run { "would make" } else { "making" };
+            println!("schedules: {verb} the service's schedules these {}:", schedules.len());
+            for line in layout.schedule_plan(service, &schedules) {
+                println!("  {line}");
+            }
         }
         if args.dry_run {
             return Ok(());
         }
-        let broker = args.target.broker("provisioning").await?;
+        let broker = args.target.broker("provisioning", args.scheduler_role.as_deref()).await?;
         for (label, plan) in &plans {
             broker.provision(plan).await.map_err(|e| backend_failure(&format!("{label}provisioning"), e))?;
         }
         println!("provisioned (existing resources were left as they were)");
+        if args.schedules.is_some() {
+            match broker.schedule(service, &schedules).await {
+                Ok(report) => println!(
+                    "schedules: created {:?}, updated {:?}, deleted {:?}",
+                    report.created, report.updated, report.deleted
+                ),
+                Err(BackendError::Unsupported { what }) => {
+                    println!("schedules: owlpost does not call this scheduler ({what}); run the commands above");
+                }
+                Err(error) => return Err(backend_failure("scheduling", error)),
+            }
+        }
         Ok(())
     })
+}
+
+/// The schedules of the task schema at `path`, as the service `service`'s scheduler sends them.
+fn scheduled_messages(path: &std::path::Path, service: &str) -> Result<Vec<owlpost::ScheduledMessage>, Failure> {
+    let text = crate::read(&path.to_path_buf())?;
+    let schema = owlpost::Schema::from_json(&crate::shown(path), &text).map_err(|error| {
+        Failure::new(format!("{} is not a valid task schema", crate::shown(path))).details(error.problems.iter().map(
+            |problem| {
+                format!("{}: {}", if problem.pointer.is_empty() { "/" } else { &problem.pointer }, problem.reason)
+            },
+        ))
+    })?;
+    schema
+        .schedules()
+        .map(|schedule| {
+            schedule.scheduled_message(service).map_err(|e| Failure::new(format!("schedule {}: {e}", schedule.name)))
+        })
+        .collect()
 }
 
 fn print_plan(label: &str, plan: &[String], dry_run: bool) {
@@ -220,7 +283,7 @@ fn print_plan(label: &str, plan: &[String], dry_run: bool) {
 pub fn requeue(args: &RequeueArgs) -> Result<(), Failure> {
     let mut stuck = Vec::new();
     runtime()?.block_on(async {
-        let broker = args.target.broker("re-queueing").await?;
+        let broker = args.target.broker("re-queueing", None).await?;
         for queue in args.target.queues() {
             stuck.extend(requeue_one(broker.as_ref(), &queue).await?);
         }

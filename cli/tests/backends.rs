@@ -58,6 +58,7 @@ async fn aws_provision_is_idempotent_and_dead_letters_are_requeued_with_a_count(
         data: serde_json::json!({"user_id": "U_1", "email": "a@example.com", "plan": "pro"}),
         id: None,
         headers: Default::default(),
+        due: None,
     };
     publisher.publish_dynamic(&example_schema(), message).await.expect("published to the provisioned topic");
     let sqs = aws_sdk_sqs::Client::new(aws.sdk_config());
@@ -157,6 +158,7 @@ async fn aws_task_queues_are_provisioned_per_priority_and_dead_letters_go_back_t
         input: serde_json::json!({"invoice_id": "INV-1", "amount_cents": 5, "currency": "EUR"}),
         id: None,
         headers: Default::default(),
+        due: None,
     };
     dispatcher.dispatch_dynamic(&tasks_schema(), task).await.expect("dispatched to the provisioned topic");
     let received = sqs.receive_message().queue_url(&high).wait_time_seconds(5).send().await.unwrap();

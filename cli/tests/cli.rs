@@ -439,9 +439,13 @@ fn task_catalogue_golden_markdown_and_asyncapi() {
     let asyncapi: Value = serde_json::from_str(&asyncapi_text).unwrap();
     let channels = asyncapi["channels"].as_object().unwrap();
     let used: Vec<&str> = channels.keys().map(String::as_str).collect();
-    assert_eq!(used, ["priority-bulk", "priority-default", "priority-high"], "a channel per priority queue used");
+    assert_eq!(
+        used,
+        ["priority-bulk", "priority-default", "priority-high", "priority-low"],
+        "a channel per priority used"
+    );
     assert_eq!(asyncapi["channels"]["priority-high"]["address"], "taskhawk-billing-high-priority");
-    assert_eq!(asyncapi["operations"].as_object().unwrap().len(), 3, "a send operation per task");
+    assert_eq!(asyncapi["operations"].as_object().unwrap().len(), 4, "a send operation per task");
     // Every example is a valid input of its task, and every reference resolves.
     let schema =
         owlpost::Schema::from_json("tasks.json", &std::fs::read_to_string(root().join("schemas/tasks.json")).unwrap())
@@ -466,6 +470,18 @@ fn task_dry_run_golden_plans() {
         (
             "provision-tasks-gcp.out",
             "provision --backend gcp --project shop --tasks billing --priority bulk --priority high --max-deliveries 7 --dry-run",
+        ),
+        (
+            "provision-schedules-aws.out",
+            "provision --backend aws --account-id 123456789012 --tasks billing --priority low --schedules schemas/tasks.json --scheduler-role arn:aws:iam::123456789012:role/scheduler --dry-run",
+        ),
+        (
+            "provision-schedules-gcp.out",
+            "provision --backend gcp --project shop --tasks billing --priority low --schedules schemas/tasks.json --scheduler-location europe-west1 --dry-run",
+        ),
+        (
+            "provision-schedules-invalid.out",
+            "provision --backend aws --account-id 123456789012 --tasks billing --schedules schemas/check/schedules-input.json --dry-run",
         ),
     ];
     let failures: Vec<String> = cases

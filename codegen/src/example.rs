@@ -219,8 +219,13 @@ mod tests {
 
     #[test]
     fn bounds_are_respected() {
-        let document =
-            Document { root: String::new(), messages: Default::default(), tasks: Default::default(), value: json!({}) };
+        let document = Document {
+            root: String::new(),
+            messages: Default::default(),
+            tasks: Default::default(),
+            schedules: Default::default(),
+            value: json!({}),
+        };
         let schema = json!({"type": "integer", "minimum": 5, "exclusiveMinimum": true, "multipleOf": 4});
         assert_eq!(payload(&document, &schema), json!(8));
         let schema = json!({"type": "string", "minLength": 10, "maxLength": 12});

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// A boxed, sendable future: what the object-safe backend traits return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -17,6 +17,21 @@ pub trait Sink: Send + Sync + 'static {
     /// Sends one encoded message to `topic` (the protocol's topic name, without the prefix
     /// that the backend's naming adds, e.g. `hedwig-`). Returns the broker's message id.
     fn publish<'a>(&'a self, topic: &'a str, message: &'a WireMessage) -> BoxFuture<'a, Result<String, BackendError>>;
+
+    /// Sends one message to `topic` to be delivered no earlier than `due`. The default sends
+    /// it at once: the message must say itself when it is due (Taskhawk's
+    /// [`DUE_HEADER`](crate::taskhawk::wire::DUE_HEADER)), and owlpost's consumers hold it
+    /// until then. [`SnsSink`](crate::aws::SnsSink) delays its arrival instead (SQS
+    /// `DelaySeconds`, EventBridge Scheduler).
+    fn publish_at<'a>(
+        &'a self,
+        topic: &'a str,
+        message: &'a WireMessage,
+        due: SystemTime,
+    ) -> BoxFuture<'a, Result<String, BackendError>> {
+        let _ = due;
+        self.publish(topic, message)
+    }
 
     /// Sends several messages to `topic`, one result per message in order. The default
     /// sends them one by one; backends with a batch API (SNS `PublishBatch`) override it.
@@ -203,6 +218,12 @@ pub enum BackendError {
     Unavailable {
         /// What happened.
         reason: String,
+    },
+    /// The broker (or owlpost's backend for it) cannot do this at all.
+    #[error("not supported: {what}")]
+    Unsupported {
+        /// What was asked for.
+        what: String,
     },
     /// The broker rejected the request.
     #[error("broker rejected the request: {reason}")]

@@ -7,6 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::backend::{BackendError, BoxFuture, Requeued};
+use crate::cadence::ScheduledMessage;
 
 /// How a protocol names its resources on the brokers, from a service's queue name and its
 /// topics. Hedwig's is [`HedwigNaming`](crate::HedwigNaming).
@@ -126,6 +127,24 @@ pub trait Layout: Send + Sync {
     fn dead_letter_queue(&self, queue: &str) -> String;
     /// The broker's name of where a queue's re-queued dead letters go.
     fn requeue_target(&self, queue: &str) -> String;
+    /// What [`Broker::schedule`] makes of the schedules of `group` (a service queue), one
+    /// line per schedule; for a scheduler owlpost does not call, the shell commands that do
+    /// it. The default: this broker has no scheduler.
+    fn schedule_plan(&self, group: &str, schedules: &[ScheduledMessage]) -> Vec<String> {
+        let _ = group;
+        schedules.iter().map(|s| format!("schedule {}: this broker has no scheduler", s.name)).collect()
+    }
+}
+
+/// What [`Broker::schedule`] changed, by schedule name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rescheduled {
+    /// Schedules that did not exist.
+    pub created: Vec<String>,
+    /// Schedules that existed and were written again with what was declared.
+    pub updated: Vec<String>,
+    /// Schedules of the group that are no longer declared.
+    pub deleted: Vec<String>,
 }
 
 /// What every backend does to a service's resources, with one shape: create them, move
@@ -145,4 +164,17 @@ pub trait Broker: Send + Sync {
         queue: &'a str,
         progress: &'a mut (dyn FnMut(&Requeued) + Send),
     ) -> BoxFuture<'a, Result<Requeued, BackendError>>;
+
+    /// Makes the broker's scheduler hold exactly `schedules` for `group` (a service
+    /// queue): creates the missing ones, updates the others, and deletes the group's
+    /// schedules that are not listed. Safe to run again. The default refuses: the broker
+    /// has no scheduler owlpost can call ([`Layout::schedule_plan`] says what to do).
+    fn schedule<'a>(
+        &'a self,
+        group: &'a str,
+        schedules: &'a [ScheduledMessage],
+    ) -> BoxFuture<'a, Result<Rescheduled, BackendError>> {
+        let _ = (group, schedules);
+        Box::pin(async { Err(BackendError::Unsupported { what: "schedules on this broker".into() }) })
+    }
 }

@@ -18,6 +18,7 @@
 pub mod aws;
 mod backend;
 mod backoff;
+mod cadence;
 mod consume;
 #[cfg(feature = "gcp")]
 pub mod gcp;
@@ -32,6 +33,7 @@ pub mod testing;
 
 pub use backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Requeued, Sink, Source, WireMessage};
 pub use backoff::Backoff;
+pub use cadence::{Cadence, RateUnit, ScheduledMessage};
 pub use consume::{
     ConsumeError, Consumer, ConsumerSettings, Dispatch, HandlerError, HandlerResult, Health, Hook, InvalidMessages,
     Outcome, Prioritized, Processed, Routed, Settlement, dispatch, shutdown_signal,
@@ -41,7 +43,7 @@ pub use hedwig::naming::{HedwigNaming, default_topic};
 pub use hedwig::publish::{DynamicMessage, PublishError, Published, Publisher};
 pub use hedwig::router::Router;
 pub use hedwig::wire;
-pub use layout::{Broker, ConsumedTopic, Layout, Naming, Provisioning};
+pub use layout::{Broker, ConsumedTopic, Layout, Naming, Provisioning, Rescheduled};
 pub use schema::{
     Document, MajorSchema, Schema, SchemaError, SchemaProblem, SchemaUrl, TaskSchema, ValidationError, Version,
 };

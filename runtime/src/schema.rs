@@ -13,7 +13,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::taskhawk::Priority;
+use crate::taskhawk::{Priority, Schedule, parse_schedules};
 
 /// A message version: `major.minor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -158,6 +158,8 @@ pub struct Document {
     pub messages: BTreeMap<String, BTreeMap<u32, MajorSchema>>,
     /// Task names → declared task, sorted; empty for a Hedwig document.
     pub tasks: BTreeMap<String, TaskSchema>,
+    /// Schedule names → schedule (a task document's `schedules`), sorted.
+    pub schedules: BTreeMap<String, Schedule>,
     /// The whole document.
     pub value: Value,
 }
@@ -195,9 +197,17 @@ impl Document {
                     .into(),
             ),
         }
+        let schedules = match value.get("schedules") {
+            None => BTreeMap::new(),
+            Some(_) if !messages.is_empty() => {
+                problem("/schedules".into(), "`schedules` belong to a task document (`tasks`)".into());
+                BTreeMap::new()
+            }
+            Some(entries) => parse_schedules(entries, &tasks, &mut problem),
+        };
         check_refs(&value, &root, &value, &mut String::new(), &mut problem);
         if problems.is_empty() {
-            Ok(Self { root, messages, tasks, value })
+            Ok(Self { root, messages, tasks, schedules, value })
         } else {
             Err(SchemaError { file: file.to_owned(), problems })
         }
@@ -540,7 +550,13 @@ impl Schema {
         if !missing.is_empty() {
             return Err(SchemaError { file: file.to_owned(), problems: missing });
         }
-        Ok(Self { document, validators })
+        let schema = Self { document, validators };
+        let invalid: Vec<SchemaProblem> =
+            schema.document.schedules.values().flat_map(|s| schema.check_schedule(s)).collect();
+        if !invalid.is_empty() {
+            return Err(SchemaError { file: file.to_owned(), problems: invalid });
+        }
+        Ok(schema)
     }
 
     /// The root URL (the document's `id`).
@@ -586,6 +602,23 @@ impl Schema {
     pub fn validate_task(&self, task: &str, input: &Value) -> Result<(), ValidationError> {
         let url = || self.task_url(task);
         self.check(&task_fragment(task), task, url, input, || format!("no task {task:?} in this schema"))
+    }
+
+    /// The schedules of this task document.
+    pub fn schedules(&self) -> impl Iterator<Item = &Schedule> {
+        self.document.schedules.values()
+    }
+
+    /// Every way a schedule's input fails its task's input schema, at
+    /// `/schedules/<name>/input<pointer>`.
+    fn check_schedule(&self, schedule: &Schedule) -> Vec<SchemaProblem> {
+        let Some(validator) = self.validators.get(&task_fragment(&schedule.task)) else { return Vec::new() };
+        let input = Value::Object(schedule.input.clone());
+        let problems = validator.iter_errors(&input).map(|error| SchemaProblem {
+            pointer: format!("{}/input{}", schedule.pointer, error.instance_path()),
+            reason: format!("the input of task `{}`: {error}", schedule.task),
+        });
+        problems.collect()
     }
 
     /// Validates `data` with the validator compiled at `fragment`; `name` and `url` name

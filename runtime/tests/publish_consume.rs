@@ -584,7 +584,7 @@ impl owlpost::Dispatch for Toy {
                 b"bad" => Err(Outcome::Rejected(ConsumeError::UnknownTask { task: "bad".into() })),
                 _ => panic!("the toy protocol cannot read this"),
             };
-        owlpost::Routed { id: None, route: Some("toy".into()), handler }
+        owlpost::Routed::new(None, Some("toy".into()), handler)
     }
 }
 

@@ -117,6 +117,35 @@ fn the_schedulers_shapes_are_read() {
 }
 
 #[test]
+fn an_eventbridge_scheduler_placeholder_left_unfilled_reads_as_the_time_of_receipt() {
+    // What ministack delivers for a schedule whose input has EventBridge Scheduler's context
+    // attributes: it does not fill them in (AWS does).
+    let unfilled = body(|b| {
+        b["id"] = json!("<aws.scheduler.execution-id>");
+        b["metadata"]["timestamp"] = json!("<aws.scheduler.scheduled-time>");
+    });
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let message = wire::decode(&unfilled, Priority::Default).unwrap();
+    assert_eq!(message.id, "<aws.scheduler.execution-id>");
+    assert!(message.timestamp >= before && message.timestamp < before + 5_000, "{}", message.timestamp);
+    let other = body(|b| b["metadata"]["timestamp"] = json!("<soon>"));
+    assert_eq!(pointer_of(wire::decode(&other, Priority::Default).unwrap_err()), "/metadata/timestamp");
+}
+
+#[test]
+fn the_due_time_of_a_delayed_task_travels_in_a_header_to_the_millisecond() {
+    let due = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_796_159_727_123);
+    assert_eq!(wire::due_header(due), "2026-12-01T21:15:27.123Z");
+    let delayed = body(|b| b["headers"][wire::DUE_HEADER] = json!(wire::due_header(due)));
+    let message = wire::decode(&delayed, Priority::Default).unwrap();
+    assert_eq!(wire::due(&message).unwrap(), Some(due));
+    assert_eq!(wire::due(&wire::decode(&body(|_| {}), Priority::Default).unwrap()).unwrap(), None);
+    let garbled = body(|b| b["headers"][wire::DUE_HEADER] = json!("tomorrow"));
+    let error = wire::due(&wire::decode(&garbled, Priority::Default).unwrap()).unwrap_err();
+    assert_eq!(pointer_of(error), "/headers/owlpost_due");
+}
+
+#[test]
 fn a_taskhawk_go_message_without_args_is_read() {
     let go = sample("aws-checks.json")["go_shaped_message"]["body"].as_str().unwrap().to_owned();
     let message = wire::decode(&WireMessage { body: go.into_bytes(), attributes: BTreeMap::new() }, Priority::Default);

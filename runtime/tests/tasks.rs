@@ -109,8 +109,14 @@ async fn invalid_input_is_a_typed_error_and_nothing_is_sent() {
     assert!(error.to_string().contains("app.tasks.send_email"), "{error}");
     let reserved = dispatcher.dispatch(OutgoingTask::new(email(1)).header("taskhawk_x", "1")).await.unwrap_err();
     assert!(matches!(reserved, DispatchError::Encode(wire::EncodeError::ReservedHeader { .. })), "{reserved:?}");
-    let unknown =
-        DynamicTask { task: "nope".into(), priority: None, input: json!({}), id: None, headers: Default::default() };
+    let unknown = DynamicTask {
+        task: "nope".into(),
+        priority: None,
+        input: json!({}),
+        id: None,
+        headers: Default::default(),
+        due: None,
+    };
     let error = dispatcher.dispatch_dynamic(&TASKS, unknown).await.unwrap_err();
     assert!(matches!(error, DispatchError::UnknownTask { .. }), "{error:?}");
     for priority in Priority::ALL {
@@ -166,6 +172,14 @@ async fn a_message_without_priority_takes_its_queues_and_bad_ones_are_dead_lette
         (body("app.tasks.other", json!({})), "unknown task"),
         (body("app.tasks.send_email", json!({"to": "a@b.co", "n": -1})), "invalid input"),
         (json!({"task": "app.tasks.send_email"}), "undecodable"),
+        (
+            {
+                let mut delayed = body("app.tasks.send_email", json!({"to": "a@b.co", "n": 8}));
+                delayed["headers"][wire::DUE_HEADER] = json!("tomorrow");
+                delayed
+            },
+            "a due time that is not a time",
+        ),
     ];
     for (message, _) in &bad {
         broker.inject("app-bulk", raw(message.clone())).unwrap();
@@ -181,12 +195,35 @@ async fn a_message_without_priority_takes_its_queues_and_bad_ones_are_dead_lette
     assert!(rejected.iter().any(|e| matches!(e, ConsumeError::UnknownTask { task } if task == "app.tasks.other")));
     assert!(rejected.iter().any(|e| matches!(e, ConsumeError::Invalid(v) if v.pointer == "/n")));
     assert!(rejected.iter().any(|e| matches!(e, ConsumeError::TaskDecode(_))));
-    assert_eq!(broker.stats("app-bulk-dlq").unwrap().ready, 3, "kept in the bulk queue's dead letters");
+    let due = |e: &ConsumeError| matches!(e, ConsumeError::TaskDecode(wire::DecodeError::Invalid { pointer, .. }) if pointer == "/headers/owlpost_due");
+    assert!(rejected.iter().any(due), "{rejected:?}");
+    assert_eq!(broker.stats("app-bulk-dlq").unwrap().ready, 4, "kept in the bulk queue's dead letters");
 
     let report = broker.requeue_dead_letters("app-bulk", &mut |_| {}).await.unwrap();
-    assert_eq!(report.moved, 3);
-    assert_eq!(broker.stats("app-bulk").unwrap().ready, 3, "back to the same priority");
+    assert_eq!(report.moved, 4);
+    assert_eq!(broker.stats("app-bulk").unwrap().ready, 4, "back to the same priority");
     assert_eq!(broker.stats("app").unwrap().ready, 0, "not to the default queue (taskhawk-python's bug)");
+}
+
+#[tokio::test]
+async fn a_task_held_until_due_is_given_back_at_once_on_shutdown() {
+    let broker = broker().await;
+    let dispatcher = Dispatcher::new("app", broker.clone());
+    let later = OutgoingTask::new(email(1)).delay(std::time::Duration::from_secs(60));
+    dispatcher.dispatch(later).await.unwrap();
+    let settings = ConsumerSettings { shutdown_deadline: std::time::Duration::from_secs(20), ..Default::default() };
+    let (consumer, log) = worker(&broker, settings);
+    let started = std::time::Instant::now();
+    consumer.run_until(tokio::time::sleep(std::time::Duration::from_millis(500))).await.unwrap();
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(5), "shutdown waited {took:?} for a held task");
+    assert!(log.lock().unwrap().is_empty(), "not run before its time");
+    assert_eq!(consumer.health().nacked, 1, "given back");
+    // What the worker's source had buffered again goes back when it is dropped.
+    drop(consumer);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let stats = broker.stats("app").unwrap();
+    assert_eq!(stats.ready, 1, "back in its queue for the next worker: {stats:?}");
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 
 use super::secs;
 use crate::HedwigNaming;
+use crate::cadence::ScheduledMessage;
 use crate::layout::{ConsumedTopic, Layout, Naming, Provisioning};
 
 /// Where a service's resources are in one AWS account and region, named by a protocol's
@@ -60,6 +61,16 @@ impl AwsLayout {
         self.naming.queue(queue)
     }
 
+    /// The ARN of the SQS queue of a service.
+    pub fn queue_arn(&self, queue: &str) -> String {
+        format!("arn:aws:sqs:{}:{}:{}", self.region, self.account_id, self.queue_name(queue))
+    }
+
+    /// The EventBridge Scheduler group of a service's schedules (`taskhawk-<queue>`).
+    pub fn schedule_group(&self, queue: &str) -> String {
+        self.naming.topic(queue)
+    }
+
     /// The SQS dead-letter queue of a service (`HEDWIG-<QUEUE>-DLQ`).
     pub fn dead_letter_queue_name(&self, queue: &str) -> String {
         self.naming.dead_letter_queue(queue)
@@ -102,5 +113,25 @@ impl Layout for AwsLayout {
 
     fn requeue_target(&self, queue: &str) -> String {
         self.queue_name(queue)
+    }
+
+    /// `EventBridge Scheduler schedule <group>/<name>: <expression> (<zone>) → <queue>`,
+    /// then what happens to the group's other schedules.
+    fn schedule_plan(&self, group: &str, schedules: &[ScheduledMessage]) -> Vec<String> {
+        let group = self.schedule_group(group);
+        let mut plan: Vec<String> = schedules
+            .iter()
+            .map(|s| {
+                format!(
+                    "EventBridge Scheduler schedule {group}/{}: {} ({}) → SQS queue {}",
+                    s.name,
+                    s.cadence.eventbridge(),
+                    s.time_zone,
+                    self.queue_name(&s.topic)
+                )
+            })
+            .collect();
+        plan.push(format!("EventBridge Scheduler group {group}: other schedules deleted"));
+        plan
     }
 }

@@ -10,6 +10,7 @@
 
 mod layout;
 mod provision;
+mod schedule;
 mod sns;
 mod sqs;
 
@@ -19,6 +20,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 
 pub use layout::AwsLayout;
+pub use schedule::{EXECUTION_ID, MAX_QUEUE_DELAY, SCHEDULED_TIME};
 pub use sns::SnsSink;
 pub use sqs::SqsSource;
 
@@ -49,6 +51,10 @@ pub struct AwsSettings {
 pub struct Aws {
     sdk: SdkConfig,
     layout: AwsLayout,
+    /// The IAM role EventBridge Scheduler sends to SQS as.
+    scheduler_role: Option<String>,
+    /// Delays up to this go through SQS `DelaySeconds`, longer ones through EventBridge Scheduler.
+    max_queue_delay: std::time::Duration,
 }
 
 impl Aws {
@@ -78,7 +84,23 @@ impl Aws {
     /// Uses an already loaded SDK configuration.
     pub fn new(sdk: SdkConfig, account_id: impl Into<String>) -> Self {
         let region = sdk.region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
-        Self { sdk, layout: AwsLayout::new(region, account_id) }
+        Self { sdk, layout: AwsLayout::new(region, account_id), scheduler_role: None, max_queue_delay: MAX_QUEUE_DELAY }
+    }
+
+    /// The ARN of the IAM role EventBridge Scheduler assumes to send to the SQS queues
+    /// (it needs `sqs:SendMessage` on them): required for schedules and for delays over
+    /// [`Aws::with_max_queue_delay`].
+    pub fn with_scheduler_role(mut self, role_arn: impl Into<String>) -> Self {
+        self.scheduler_role = Some(role_arn.into());
+        self
+    }
+
+    /// Dispatches delayed by up to `delay` go straight to the SQS queue with
+    /// `DelaySeconds`; longer ones become a one-shot EventBridge Scheduler schedule.
+    /// Default and most: 15 minutes, SQS's limit.
+    pub fn with_max_queue_delay(mut self, delay: std::time::Duration) -> Self {
+        self.max_queue_delay = delay.min(MAX_QUEUE_DELAY);
+        self
     }
 
     /// Names resources with `naming` instead of Hedwig's.

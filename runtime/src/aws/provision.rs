@@ -7,7 +7,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::{Aws, sdk_error, secs};
 use crate::backend::{BackendError, BoxFuture, Requeued};
-use crate::layout::{Broker, Layout, Provisioning};
+use crate::cadence::ScheduledMessage;
+use crate::layout::{Broker, Layout, Provisioning, Rescheduled};
 
 /// SQS's visibility timeout of a provisioned queue: the provisioning's lease, else 30 s.
 pub(super) fn visibility_timeout(provisioning: &Provisioning) -> Duration {
@@ -32,6 +33,16 @@ impl Broker for Aws {
         progress: &'a mut (dyn FnMut(&Requeued) + Send),
     ) -> BoxFuture<'a, Result<Requeued, BackendError>> {
         Box::pin(async move { self.source(queue).await?.move_dead_letters(progress).await })
+    }
+
+    /// EventBridge Scheduler schedules in the group `taskhawk-<group>`, sending to the SQS
+    /// queues directly as the role of [`Aws::with_scheduler_role`].
+    fn schedule<'a>(
+        &'a self,
+        group: &'a str,
+        schedules: &'a [ScheduledMessage],
+    ) -> BoxFuture<'a, Result<Rescheduled, BackendError>> {
+        Box::pin(self.reschedule(group, schedules))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Publishing to SNS, with SNS's limits checked before anything is sent.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::SystemTime;
 
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use base64::Engine;
@@ -42,6 +43,19 @@ struct SnsMessage {
 /// SQS consumer fails on that outside its error handling, which stops its consumer loop.
 /// Readers only act on `hedwig_encoding=base64`, and none makes it a header.
 fn to_sns(message: &WireMessage, encoding: &str) -> Result<SnsMessage, BackendError> {
+    let (body, attributes) = checked(message, encoding)?;
+    let attributes = attributes
+        .into_iter()
+        .map(|(name, value)| {
+            let value = MessageAttributeValue::builder().data_type("String").string_value(value).build();
+            value.map(|v| (name, v)).map_err(|e| BackendError::Rejected { reason: e.to_string() })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(SnsMessage { body, attributes })
+}
+
+/// The text body and attributes SNS (or SQS) takes for `message`, within SNS's limits.
+fn checked(message: &WireMessage, encoding: &str) -> Result<(String, BTreeMap<String, String>), BackendError> {
     let mut attributes = message.attributes.clone();
     let body = match std::str::from_utf8(&message.body) {
         Ok(text) => text.to_owned(),
@@ -54,14 +68,7 @@ fn to_sns(message: &WireMessage, encoding: &str) -> Result<SnsMessage, BackendEr
         attributes.insert(encoding.to_owned(), "utf8".to_owned());
     }
     check_limits(&body, &attributes)?;
-    let attributes = attributes
-        .into_iter()
-        .map(|(name, value)| {
-            let value = MessageAttributeValue::builder().data_type("String").string_value(value).build();
-            value.map(|v| (name, v)).map_err(|e| BackendError::Rejected { reason: e.to_string() })
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(SnsMessage { body, attributes })
+    Ok((body, attributes))
 }
 
 /// SNS's limits: size of body plus attributes, attribute count (raw delivery to SQS keeps
@@ -117,6 +124,45 @@ impl Sink for SnsSink {
                 .send()
                 .await
                 .map_err(|e| sdk_error("SNS Publish", e, || BackendError::TopicNotFound { topic: arn.clone() }))?;
+            Ok(output.message_id.unwrap_or_default())
+        })
+    }
+
+    /// Delays the arrival itself, on the SQS queue named like the topic (a Taskhawk
+    /// priority's queue, its topic's only subscriber): up to
+    /// [`Aws::with_max_queue_delay`] (15 min) with SQS `DelaySeconds`, in whole seconds
+    /// rounded down (the consumer holds the rest); longer through a one-shot EventBridge
+    /// Scheduler schedule (which carries the body only, no attributes), whose name is the
+    /// returned id.
+    fn publish_at<'a>(
+        &'a self,
+        topic: &'a str,
+        message: &'a WireMessage,
+        due: SystemTime,
+    ) -> BoxFuture<'a, Result<String, BackendError>> {
+        Box::pin(async move {
+            let wait = due.duration_since(SystemTime::now()).unwrap_or_default();
+            if wait.as_secs() == 0 {
+                return self.publish(topic, message).await;
+            }
+            if wait > self.aws.max_queue_delay {
+                return self.aws.send_at(topic, message, due).await;
+            }
+            let (body, attributes) = checked(message, self.encoding())?;
+            let queue = self.aws.layout.queue_name(topic);
+            let sqs = self.aws.sqs();
+            let url = super::sqs::queue_url(&sqs, &queue).await?;
+            let output = sqs
+                .send_message()
+                .queue_url(url)
+                .message_body(body)
+                .delay_seconds(i32::try_from(wait.as_secs()).unwrap_or(i32::MAX))
+                .set_message_attributes(Some(super::sqs::attributes(&attributes)?))
+                .send()
+                .await
+                .map_err(|e| {
+                    sdk_error("SQS SendMessage", e, || BackendError::QueueNotFound { queue: queue.clone() })
+                })?;
             Ok(output.message_id.unwrap_or_default())
         })
     }

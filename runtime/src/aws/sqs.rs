@@ -140,7 +140,7 @@ impl SqsSource {
     }
 }
 
-async fn queue_url(client: &aws_sdk_sqs::Client, name: &str) -> Result<String, BackendError> {
+pub(super) async fn queue_url(client: &aws_sdk_sqs::Client, name: &str) -> Result<String, BackendError> {
     let output = client
         .get_queue_url()
         .queue_name(name)
@@ -212,15 +212,7 @@ impl Source for SqsSource {
         Box::pin(async move {
             let dlq_url =
                 self.dead_letter_url.get_or_try_init(|| queue_url(&self.client, &self.dead_letter_name)).await?;
-            let attributes = delivery
-                .message
-                .attributes
-                .iter()
-                .map(|(name, value)| {
-                    let value = MessageAttributeValue::builder().data_type("String").string_value(value).build();
-                    Ok((name.clone(), value.map_err(|e| BackendError::Rejected { reason: e.to_string() })?))
-                })
-                .collect::<Result<_, BackendError>>()?;
+            let attributes = attributes(&delivery.message.attributes)?;
             self.client
                 .send_message()
                 .queue_url(dlq_url)
@@ -232,6 +224,19 @@ impl Source for SqsSource {
             Ok(())
         })
     }
+}
+
+/// String attributes as SQS takes them.
+pub(super) fn attributes(
+    attributes: &BTreeMap<String, String>,
+) -> Result<std::collections::HashMap<String, MessageAttributeValue>, BackendError> {
+    attributes
+        .iter()
+        .map(|(name, value)| {
+            let value = MessageAttributeValue::builder().data_type("String").string_value(value).build();
+            Ok((name.clone(), value.map_err(|e| BackendError::Rejected { reason: e.to_string() })?))
+        })
+        .collect()
 }
 
 /// An SQS message as a delivery: string attributes, or, for a subscription without raw

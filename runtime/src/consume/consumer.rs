@@ -59,6 +59,15 @@ pub struct ConsumerSettings {
     /// On shutdown, how long in-flight handlers may still run (default 30 s); the ones
     /// still running then are dropped and their messages redelivered at once.
     pub shutdown_deadline: Duration,
+    /// A message due later ([`Routed::not_before`](super::Routed::not_before), a delayed
+    /// task) is held until then when it is due within this (default 45 min, at most
+    /// `max_lease`; keep it under a Pub/Sub source's `SubscribeSettings::max_lease` too),
+    /// its lease kept alive; one due later is negatively acknowledged to come back when
+    /// due, or as late as the broker allows (Pub/Sub: 10 min), and counts as a delivery.
+    pub max_hold: Duration,
+    /// Messages held until due without taking a handler slot (default 1,000); more are
+    /// held in their slot.
+    pub max_held: usize,
 }
 
 impl Default for ConsumerSettings {
@@ -72,8 +81,21 @@ impl Default for ConsumerSettings {
             retry: Backoff::new(Duration::from_secs(1), Duration::from_secs(600)),
             invalid_messages: InvalidMessages::DeadLetter,
             shutdown_deadline: Duration::from_secs(30),
+            max_hold: Duration::from_secs(45 * 60),
+            max_held: 1000,
         }
     }
+}
+
+/// Where a consumer's run is: what its messages' tasks are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// Receiving and handling.
+    Running,
+    /// Shutting down: messages held until due are given back at once; handlers run on.
+    Draining,
+    /// The shutdown deadline passed: handlers still running are dropped.
+    Stopping,
 }
 
 /// Backoff between failed receives.
@@ -98,6 +120,8 @@ struct Worker {
     settings: ConsumerSettings,
     /// One per handler that may run: shared by every `poll` and `run_until` of the consumer.
     permits: Arc<Semaphore>,
+    /// One per message held until due outside a handler slot.
+    held: Arc<Semaphore>,
     hooks: Vec<Arc<dyn Hook>>,
     health: Arc<Mutex<Health>>,
 }
@@ -120,6 +144,7 @@ impl Consumer {
             router: Arc::new(router),
             settings: ConsumerSettings::default(),
             permits: Arc::new(Semaphore::new(ConsumerSettings::default().max_in_flight)),
+            held: Arc::new(Semaphore::new(ConsumerSettings::default().max_held)),
             hooks: Vec::new(),
             health: Arc::default(),
         };
@@ -132,8 +157,8 @@ impl Consumer {
         Self { worker: Arc::new(worker) }
     }
 
-    /// Uses `settings`. Zero counts are raised to 1, `lease_extension` to at least 1 s, and
-    /// `max_lease` is capped at 12 h (SQS's limit).
+    /// Uses `settings`. Zero counts are raised to 1, `lease_extension` to at least 1 s,
+    /// `max_lease` is capped at 12 h (SQS's limit) and `max_hold` at `max_lease`.
     pub fn with_settings(self, settings: ConsumerSettings) -> Self {
         let settings = ConsumerSettings {
             max_in_flight: settings.max_in_flight.max(1),
@@ -142,8 +167,10 @@ impl Consumer {
             max_lease: settings.max_lease.min(Duration::from_secs(12 * 60 * 60)),
             ..settings
         };
+        let settings = ConsumerSettings { max_hold: settings.max_hold.min(settings.max_lease), ..settings };
         self.configure(|worker| {
             worker.permits = Arc::new(Semaphore::new(settings.max_in_flight));
+            worker.held = Arc::new(Semaphore::new(settings.max_held));
             worker.settings = settings;
         })
     }
@@ -169,7 +196,7 @@ impl Consumer {
     /// negatively acknowledged for redelivery at once).
     pub async fn poll(&self) -> Result<Vec<Processed>, BackendError> {
         let batch = self.worker.next_batch().await?;
-        let (_stop, stopped) = watch::channel(false);
+        let (_stop, stopped) = watch::channel(Phase::Running);
         let tasks: Vec<_> = batch
             .into_iter()
             .map(|(delivery, permit)| tokio::spawn(self.worker.clone().process(delivery, permit, stopped.clone())))
@@ -192,7 +219,7 @@ impl Consumer {
     /// leases of what it handed out).
     pub async fn run_until(&self, shutdown: impl Future<Output = ()>) -> Result<(), BackendError> {
         let mut shutdown = std::pin::pin!(shutdown);
-        let (stop, stopped) = watch::channel(false);
+        let (stop, stopped) = watch::channel(Phase::Running);
         let mut tasks = JoinSet::new();
         let mut receive_errors = 0;
         let result = loop {
@@ -231,14 +258,15 @@ impl Consumer {
 
     /// Waits for the tasks in flight, up to the shutdown deadline; then tells the rest to
     /// drop their handlers and waits for them to settle.
-    async fn drain(&self, mut tasks: JoinSet<Processed>, stop: watch::Sender<bool>) {
+    async fn drain(&self, mut tasks: JoinSet<Processed>, stop: watch::Sender<Phase>) {
+        let _ = stop.send(Phase::Draining);
         let in_flight = tasks.len();
         let deadline = self.worker.settings.shutdown_deadline;
         tracing::info!(in_flight, ?deadline, "shutting down: waiting for handlers in flight");
         let finished = tokio::time::timeout(deadline, async { while tasks.join_next().await.is_some() {} }).await;
         if finished.is_err() {
             tracing::warn!(left = tasks.len(), "shutdown deadline passed: dropping the handlers still running");
-            let _ = stop.send(true);
+            let _ = stop.send(Phase::Stopping);
             while tasks.join_next().await.is_some() {}
         }
         tracing::info!(in_flight, "consumer stopped");
@@ -288,18 +316,21 @@ impl Worker {
     async fn process(
         self: Arc<Self>,
         delivery: Delivery,
-        _slot: OwnedSemaphorePermit,
-        mut stopped: watch::Receiver<bool>,
+        slot: OwnedSemaphorePermit,
+        stopped: watch::Receiver<Phase>,
     ) -> Processed {
         let _in_flight = InFlight::enter(&self);
         let received_at = Instant::now();
         let span = self.router.span(&delivery.provider);
         self.run_hooks("before", |hook| hook.before(&delivery));
+        let mut until_stopping = stopped.clone();
         let stop = async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
+            let _ = until_stopping.wait_for(|phase| *phase == Phase::Stopping).await;
         };
         let limit = self.settings.handler_timeout;
-        let dispatch = dispatch_within(&*self.router, &delivery, limit, stop, &span);
+        let mut slot = Some(slot);
+        let hold = |due| self.hold(due, &mut slot, stopped);
+        let dispatch = dispatch_within(&*self.router, &delivery, limit, stop, &span, hold);
         // The lease keeper finishes an extension it started before it stops: one cut off
         // mid-call could reach the broker after the settlement and undo it. (Not in `span`:
         // entering it before dispatching would fix its trace parent too early.)
@@ -314,6 +345,44 @@ impl Worker {
         self.run_hooks("after", |hook| hook.after(&delivery, &processed));
         self.health().record(&processed);
         processed
+    }
+
+    /// Holds a delivery until `due` (its lease kept alive meanwhile by the keeper), giving
+    /// its handler slot back while it waits when there is room among the held; `None` when
+    /// its handler is to run, with its slot, now. A delivery due after
+    /// [`ConsumerSettings::max_hold`] is given back to come when due ([`Outcome::NotDue`]);
+    /// one held at shutdown is given back at once.
+    async fn hold(
+        &self,
+        due: SystemTime,
+        slot: &mut Option<OwnedSemaphorePermit>,
+        mut stopped: watch::Receiver<Phase>,
+    ) -> Option<Outcome> {
+        let wait = due.duration_since(SystemTime::now()).unwrap_or_default();
+        if wait.is_zero() {
+            return None;
+        }
+        if wait > self.settings.max_hold {
+            return Some(Outcome::NotDue { after: wait });
+        }
+        let held = self.held.clone().try_acquire_owned().ok();
+        if held.is_some() {
+            *slot = None;
+        }
+        tracing::debug!(?wait, in_slot = held.is_none(), "holding the message until it is due");
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stopped.wait_for(|phase| *phase >= Phase::Draining) => return Some(Outcome::Interrupted),
+        }
+        if slot.is_none() {
+            tokio::select! {
+                permit = self.permits.clone().acquire_owned() => {
+                    *slot = Some(permit.expect("the semaphore is never closed"));
+                }
+                _ = stopped.wait_for(|phase| *phase >= Phase::Draining) => return Some(Outcome::Interrupted),
+            }
+        }
+        None
     }
 
     fn run_hooks(&self, stage: &str, run: impl Fn(&dyn Hook)) {
@@ -373,7 +442,7 @@ impl Worker {
         let backoff = Settlement::Nacked { delay: self.settings.retry.delay(attempt) };
         let mut settlement = match &processed.outcome {
             Outcome::Acked | Outcome::Ignored => Settlement::Acked,
-            Outcome::Retry { after } => Settlement::Nacked { delay: *after },
+            Outcome::Retry { after } | Outcome::NotDue { after } => Settlement::Nacked { delay: *after },
             Outcome::Interrupted => Settlement::Nacked { delay: Duration::ZERO },
             Outcome::Failed { .. } | Outcome::Panicked { .. } | Outcome::TimedOut { .. } => backoff,
             Outcome::Rejected(_) => match self.settings.invalid_messages {
@@ -427,6 +496,7 @@ fn log_outcome(processed: &Processed) {
         Outcome::Panicked { message } => tracing::error!(panic = %message, "handler panicked; message will be retried"),
         Outcome::TimedOut { after } => tracing::error!(?after, "handler timed out; message will be retried"),
         Outcome::Interrupted => tracing::warn!("handler interrupted by shutdown; message will be redelivered"),
+        Outcome::NotDue { after } => tracing::debug!(?after, "message due later than the consumer holds; given back"),
         Outcome::Rejected(error) => tracing::error!(%error, "message rejected: no handler can take it"),
     }
 }

@@ -7,7 +7,7 @@ use std::any::Any;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tracing::Instrument;
 
@@ -135,9 +135,17 @@ pub enum Outcome {
         /// The limit.
         after: Duration,
     },
-    /// The consumer shut down and its deadline passed while the handler ran: the handler was
-    /// dropped and the message negatively acknowledged for immediate redelivery.
+    /// The consumer shut down and its deadline passed while the handler ran (or while the
+    /// message was held until due): the handler was dropped and the message negatively
+    /// acknowledged for immediate redelivery.
     Interrupted,
+    /// The message is due later than the consumer holds messages
+    /// ([`ConsumerSettings::max_hold`](super::ConsumerSettings::max_hold)): negatively
+    /// acknowledged to come back then (or as late as the broker allows).
+    NotDue {
+        /// How long until it is due.
+        after: Duration,
+    },
     /// The message could not be handed to a handler: dead-lettered (or negatively
     /// acknowledged, see [`InvalidMessages`](super::InvalidMessages)).
     Rejected(ConsumeError),
@@ -197,7 +205,8 @@ pub trait Dispatch: Send + Sync + 'static {
     fn route(&self, delivery: &Delivery, span: &tracing::Span) -> Routed;
 }
 
-/// What [`Dispatch::route`] found for a delivery.
+/// What [`Dispatch::route`] found for a delivery: [`Routed::new`], [`Routed::rejected`].
+#[non_exhaustive]
 pub struct Routed {
     /// The message (or task) id, when it could be read.
     pub id: Option<String>,
@@ -206,6 +215,32 @@ pub struct Routed {
     /// The handler's future, or the outcome when there is none to run
     /// ([`Outcome::Rejected`], or [`Outcome::Panicked`] when making the future panicked).
     pub handler: Result<BoxFuture<'static, HandlerResult>, Outcome>,
+    /// When the message asks to be handled no earlier than a time (a delayed Taskhawk
+    /// task): the consumer holds it until then, keeping its lease, without taking a
+    /// handler slot.
+    pub not_before: Option<SystemTime>,
+}
+
+impl Routed {
+    /// A delivery routed to `handler` (or to the outcome it gets instead), due now.
+    pub fn new(
+        id: Option<String>,
+        route: Option<String>,
+        handler: Result<BoxFuture<'static, HandlerResult>, Outcome>,
+    ) -> Self {
+        Self { id, route, handler, not_before: None }
+    }
+
+    /// The same, not to be handled before `time` ([`Routed::not_before`]).
+    pub fn not_before(mut self, time: Option<SystemTime>) -> Self {
+        self.not_before = time;
+        self
+    }
+
+    /// A delivery no handler takes.
+    pub fn rejected(id: Option<String>, route: Option<String>, error: ConsumeError) -> Self {
+        Self { id, route, handler: Err(Outcome::Rejected(error)), not_before: None }
+    }
 }
 
 impl fmt::Debug for Routed {
@@ -214,39 +249,49 @@ impl fmt::Debug for Routed {
             .field("id", &self.id)
             .field("route", &self.route)
             .field("handler", &self.handler.as_ref().map(|_| "<future>"))
+            .field("not_before", &self.not_before)
             .finish()
     }
 }
 
-/// Routes a delivery with `dispatch` and runs its handler, giving up on it after `limit` or
-/// when `stop` completes, in `span` (from [`Dispatch::span`], not entered yet).
-pub(crate) async fn dispatch_within(
+/// Routes a delivery with `dispatch`, waits with `hold` when it is not due yet, and runs its
+/// handler, giving up on it after `limit` or when `stop` completes, in `span` (from
+/// [`Dispatch::span`], not entered yet). `hold` returns the outcome when the handler is not
+/// to run after all.
+pub(crate) async fn dispatch_within<H: Future<Output = Option<Outcome>>>(
     dispatch: &dyn Dispatch,
     delivery: &Delivery,
     limit: Option<Duration>,
     stop: impl Future<Output = ()>,
     span: &tracing::Span,
+    hold: impl FnOnce(SystemTime) -> H,
 ) -> Processed {
     // A protocol's routing that panics costs its message, never the consumer.
     let routed = catch_unwind(AssertUnwindSafe(|| dispatch.route(delivery, span)));
-    let Routed { id, route, handler } = routed.unwrap_or_else(|panic| Routed {
+    let Routed { id, route, handler, not_before } = routed.unwrap_or_else(|panic| Routed {
         id: None,
         route: None,
         handler: Err(Outcome::Panicked { message: panic_message(&*panic) }),
+        not_before: None,
     });
-    let outcome = match handler {
-        Ok(handler) => run_handler(handler, limit, stop).instrument(span.clone()).await,
-        Err(outcome) => outcome,
+    let held = match (&handler, not_before) {
+        (Ok(_), Some(due)) => hold(due).instrument(span.clone()).await,
+        _ => None,
+    };
+    let outcome = match (handler, held) {
+        (_, Some(outcome)) | (Err(outcome), None) => outcome,
+        (Ok(handler), None) => run_handler(handler, limit, stop).instrument(span.clone()).await,
     };
     Processed { id, route, outcome, settlement: None, settle_error: None }
 }
 
 /// Routes one delivery and runs its handler (catching panics), saying what should become
 /// of it, without a broker: for tests and tools. A consumer does this and then settles.
+/// A message that is not due yet ([`Routed::not_before`]) runs at once.
 pub async fn dispatch(dispatch: &dyn Dispatch, message: &WireMessage, provider: ProviderMetadata) -> Processed {
     let span = dispatch.span(&provider);
     let delivery = Delivery { ack_id: String::new(), message: message.clone(), provider, lease: None, origin: None };
-    dispatch_within(dispatch, &delivery, None, std::future::pending(), &span).await
+    dispatch_within(dispatch, &delivery, None, std::future::pending(), &span, |_| async { None }).await
 }
 
 /// Runs a handler future, turning a panic into [`Outcome::Panicked`], and dropping it after

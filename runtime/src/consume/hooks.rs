@@ -63,7 +63,7 @@ impl Health {
             Outcome::Failed { .. } | Outcome::Panicked { .. } | Outcome::TimedOut { .. } => {
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
             }
-            Outcome::Retry { .. } | Outcome::Interrupted | Outcome::Rejected(_) => {}
+            Outcome::Retry { .. } | Outcome::NotDue { .. } | Outcome::Interrupted | Outcome::Rejected(_) => {}
         }
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::deadline_secs;
 use super::subscribe::SubscribeSettings;
 use crate::HedwigNaming;
+use crate::cadence::ScheduledMessage;
 use crate::layout::{ConsumedTopic, Layout, Naming, Provisioning};
 
 /// Where a service's resources are in one Google Cloud project, named by a protocol's
@@ -13,12 +14,24 @@ use crate::layout::{ConsumedTopic, Layout, Naming, Provisioning};
 pub struct GcpLayout {
     naming: &'static dyn Naming,
     project: String,
+    scheduler_location: String,
 }
 
 impl GcpLayout {
     /// The layout in `project`, with Hedwig's names.
     pub fn new(project: impl Into<String>) -> Self {
-        Self { naming: &HedwigNaming, project: project.into() }
+        Self { naming: &HedwigNaming, project: project.into(), scheduler_location: "us-central1".into() }
+    }
+
+    /// The Cloud Scheduler location (region) of the service's jobs (default `us-central1`).
+    pub fn with_scheduler_location(mut self, location: impl Into<String>) -> Self {
+        self.scheduler_location = location.into();
+        self
+    }
+
+    /// The Cloud Scheduler job id of a service's schedule: `taskhawk-<queue>-<name>`.
+    pub fn job_id(&self, queue: &str, name: &str) -> String {
+        format!("{}-{name}", self.naming.topic(queue))
     }
 
     /// Names resources with `naming`.
@@ -35,6 +48,11 @@ impl GcpLayout {
     /// The project.
     pub fn project_id(&self) -> &str {
         &self.project
+    }
+
+    /// The Cloud Scheduler location of the service's jobs.
+    pub fn scheduler_location(&self) -> &str {
+        &self.scheduler_location
     }
 
     /// The full name of a topic, `projects/<project>/topics/hedwig-<topic>`. A route that is
@@ -138,5 +156,13 @@ impl Layout for GcpLayout {
 
     fn requeue_target(&self, queue: &str) -> String {
         self.queue_topic_id(queue)
+    }
+
+    /// There is no Cloud Scheduler emulator, so owlpost does not call Cloud Scheduler: the
+    /// plan is the `gcloud` commands that make the jobs equal to `schedules` — per schedule
+    /// a delete (of a job that may not exist) and a create, then a delete of the service's
+    /// other jobs (those publishing to one of its topics).
+    fn schedule_plan(&self, group: &str, schedules: &[ScheduledMessage]) -> Vec<String> {
+        super::schedule::gcloud_commands(self, group, schedules)
     }
 }

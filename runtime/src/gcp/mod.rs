@@ -18,6 +18,7 @@
 mod layout;
 mod provision;
 mod publish;
+mod schedule;
 mod subscribe;
 
 use std::fmt;

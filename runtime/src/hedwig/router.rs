@@ -131,7 +131,7 @@ impl Dispatch for Router {
     }
 
     fn route(&self, delivery: &Delivery, span: &tracing::Span) -> Routed {
-        let rejected = |id, route, error| Routed { id, route, handler: Err(Outcome::Rejected(error)) };
+        let rejected = Routed::rejected;
         let (metadata, data) = match wire::decode(&delivery.message) {
             Ok(decoded) => decoded,
             Err(e) => return rejected(None, None, e.into()),
@@ -148,6 +148,6 @@ impl Dispatch for Router {
             span.record("otel.name", format!("message_received/{}", url.message_type));
         }
         let route = Some(url.message_type.clone());
-        Routed { id, route, handler: self.resolve(url, metadata, data, delivery.provider.clone()) }
+        Routed::new(id, route, self.resolve(url, metadata, data, delivery.provider.clone()))
     }
 }

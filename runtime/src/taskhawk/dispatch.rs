@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde_json::Value;
 use tracing::Instrument;
@@ -68,6 +69,8 @@ pub struct DynamicTask {
     pub id: Option<String>,
     /// Custom headers.
     pub headers: BTreeMap<String, String>,
+    /// When it is to run, at the earliest; at once when `None`.
+    pub due: Option<SystemTime>,
 }
 
 /// Why a task was not dispatched. Nothing was sent unless the variant is
@@ -152,6 +155,7 @@ impl Dispatcher {
             input,
             id: outgoing.id,
             headers: outgoing.headers,
+            due: outgoing.due,
         };
         self.dispatch_dynamic(<O::Task as Task>::schema(), dynamic).await
     }
@@ -170,12 +174,17 @@ impl Dispatcher {
     }
 
     async fn send(&self, schema: &Schema, task: DynamicTask) -> Result<Dispatched, DispatchError> {
+        let due = task.due;
         let (message, wire) = self.prepare(schema, task)?;
         let topic = message.priority.queue(&self.queue);
         let span = tracing::Span::current();
         span.record("id", message.id.as_str());
         span.record("topic", topic.as_str());
-        match self.sink.publish(&topic, &wire).await {
+        let sent = match due {
+            Some(due) => self.sink.publish_at(&topic, &wire, due).await,
+            None => self.sink.publish(&topic, &wire).await,
+        };
+        match sent {
             Ok(broker_id) => {
                 tracing::debug!(task = %message.task, %topic, id = %message.id, "dispatched");
                 Ok(Dispatched { id: message.id, priority: message.priority, topic, broker_id })
@@ -190,7 +199,7 @@ impl Dispatcher {
     }
 
     fn prepare(&self, schema: &Schema, task: DynamicTask) -> Result<(TaskMessage, WireMessage), DispatchError> {
-        let DynamicTask { task, priority, input, id, mut headers } = task;
+        let DynamicTask { task, priority, input, id, mut headers, due } = task;
         let Some(declared) = schema.task(&task) else {
             return Err(DispatchError::UnknownTask { task, root: schema.root().to_owned() });
         };
@@ -203,6 +212,9 @@ impl Dispatcher {
             for (key, value) in defaults(&task) {
                 headers.entry(key).or_insert(value);
             }
+        }
+        if let Some(due) = due {
+            headers.insert(wire::DUE_HEADER.to_owned(), wire::due_header(due));
         }
         let message = TaskMessage {
             id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),

@@ -9,6 +9,7 @@ mod dispatch;
 mod naming;
 mod priority;
 mod router;
+mod schedule;
 mod task;
 pub mod wire;
 
@@ -16,6 +17,8 @@ pub use dispatch::{DispatchError, Dispatched, Dispatcher, DynamicTask};
 pub use naming::TaskhawkNaming;
 pub use priority::{Priority, UnknownPriority};
 pub use router::TaskRouter;
+pub use schedule::Schedule;
+pub(crate) use schedule::parse_schedules;
 pub use task::{IntoOutgoingTask, OutgoingTask, ReceivedTask, Task};
 
 use crate::backend::Source;

@@ -109,14 +109,15 @@ impl Dispatch for TaskRouter {
     }
 
     /// Decodes with the priority of the queue it came from ([`Delivery::origin`]) for
-    /// messages that name none.
+    /// messages that name none; a delayed task is not handled before its
+    /// [`DUE_HEADER`](wire::DUE_HEADER) time ([`Routed::not_before`]).
     fn route(&self, delivery: &Delivery, span: &tracing::Span) -> Routed {
         #[cfg(feature = "otel")]
         crate::otel::set_parent(span, &delivery.message.attributes);
         let queue_priority = delivery.origin.and_then(|label| label.parse().ok()).unwrap_or(Priority::Default);
         let message = match wire::decode(&delivery.message, queue_priority) {
             Ok(message) => message,
-            Err(error) => return Routed { id: None, route: None, handler: Err(Outcome::Rejected(error.into())) },
+            Err(error) => return Routed::rejected(None, None, error.into()),
         };
         span.record("id", message.id.as_str());
         span.record("task", message.task.as_str());
@@ -125,6 +126,10 @@ impl Dispatch for TaskRouter {
             span.record("otel.name", format!("task_received/{}", message.task));
         }
         let (id, route) = (Some(message.id.clone()), Some(message.task.clone()));
-        Routed { id, route, handler: self.resolve(message, delivery.provider.clone()) }
+        let not_before = match wire::due(&message) {
+            Ok(due) => due,
+            Err(error) => return Routed::rejected(id, route, error.into()),
+        };
+        Routed::new(id, route, self.resolve(message, delivery.provider.clone())).not_before(not_before)
     }
 }

@@ -1,6 +1,7 @@
 //! The task model: what generated input types implement, and what travels with them.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -36,12 +37,28 @@ pub struct OutgoingTask<T> {
     pub id: Option<String>,
     /// Custom headers.
     pub headers: BTreeMap<String, String>,
+    /// When it is to run, at the earliest; at once when `None`.
+    pub due: Option<SystemTime>,
 }
 
 impl<T> OutgoingTask<T> {
     /// Wraps an input with the task's default priority, no headers and a fresh id.
     pub fn new(input: T) -> Self {
-        Self { input, priority: None, id: None, headers: BTreeMap::new() }
+        Self { input, priority: None, id: None, headers: BTreeMap::new(), due: None }
+    }
+
+    /// Runs the task `delay` from now, not before. On SNS/SQS up to 15 minutes is SQS's
+    /// `DelaySeconds` on the priority's queue and longer a one-shot EventBridge Scheduler
+    /// schedule; on Pub/Sub and the in-memory broker the task arrives at once and owlpost's
+    /// workers hold it until due (README, Delays).
+    pub fn delay(self, delay: Duration) -> Self {
+        self.at(SystemTime::now() + delay)
+    }
+
+    /// Runs the task at `time`, not before (see [`OutgoingTask::delay`]); a time past runs it at once.
+    pub fn at(mut self, time: SystemTime) -> Self {
+        self.due = Some(time);
+        self
     }
 
     /// Dispatches at `priority` instead of the task's default.

@@ -21,6 +21,29 @@ use crate::schema::escape_pointer;
 /// The only Taskhawk format version there is.
 pub const FORMAT_VERSION: &str = "1.0";
 
+/// The header of a delayed task: when it is due, an RFC 3339 UTC time with milliseconds.
+/// owlpost's workers hold the task until then; the reference libraries know no such header
+/// and run the task when it arrives (SQS `DelaySeconds` and EventBridge Scheduler delay
+/// the arrival itself; on Pub/Sub the header is all there is).
+pub const DUE_HEADER: &str = "owlpost_due";
+
+/// The beginning of EventBridge Scheduler's context placeholders
+/// (`<aws.scheduler.scheduled-time>`), which emulators leave unfilled.
+const SCHEDULER_PLACEHOLDER: &str = "<aws.scheduler.";
+
+/// The [`DUE_HEADER`] value for `due`.
+pub fn due_header(due: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(due).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// When the task is due, from its [`DUE_HEADER`]; `None` for a task to run at once.
+pub fn due(message: &TaskMessage) -> Result<Option<std::time::SystemTime>, DecodeError> {
+    let Some(text) = message.headers.get(DUE_HEADER) else { return Ok(None) };
+    let time = chrono::DateTime::parse_from_rfc3339(text)
+        .map_err(|e| invalid(&format!("/headers/{DUE_HEADER}"), format!("{text:?} is not an RFC 3339 time: {e}")))?;
+    Ok(Some(time.with_timezone(&chrono::Utc).into()))
+}
+
 /// Attribute names.
 pub mod attr {
     /// The task name, for consumers that route before reading the body (taskhawk-go).
@@ -188,10 +211,14 @@ fn non_empty_string(value: Option<Value>, pointer: &str) -> Result<String, Decod
 }
 
 /// Epoch milliseconds as an integer (what the libraries write), or an RFC 3339 string
-/// (what EventBridge puts in a scheduled message).
+/// (what EventBridge puts in a scheduled message). EventBridge Scheduler's
+/// `<aws.scheduler.scheduled-time>` left unfilled (emulators do not fill it) reads as now.
 fn timestamp(value: Option<&Value>) -> Result<i64, DecodeError> {
     const POINTER: &str = "/metadata/timestamp";
     match value {
+        Some(Value::String(text)) if text.starts_with(SCHEDULER_PLACEHOLDER) => {
+            Ok(crate::hedwig::publish::now_millis())
+        }
         Some(Value::Number(number)) => {
             number.as_i64().ok_or_else(|| invalid(POINTER, "must be whole epoch milliseconds or an RFC 3339 time"))
         }

@@ -2,13 +2,14 @@
 //! backend runs (`task_suite!`): every priority reaches its typed handler through one worker,
 //! one in-flight bound over the four queues, `Retry { after }` and panics, invalid input
 //! refused at dispatch, invalid and unknown tasks dead-lettered at once in their priority's
-//! dead letters and re-queued to the same priority, and trace context end to end.
+//! dead letters and re-queued to the same priority, trace context end to end, and delayed
+//! dispatches run at their time, not before, once.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use owlpost::taskhawk::{
     self, DispatchError, Dispatched, Dispatcher, DynamicTask, OutgoingTask, Priority, ReceivedTask, Task, TaskRouter,
@@ -27,7 +28,8 @@ pub trait TaskFixture: Sized {
     type Sink: Sink + Clone;
     /// A priority queue's source.
     type Source: Source;
-    /// How late a redelivery may come after the delay asked for.
+    /// How late a redelivery may come after the delay asked for, and a delayed task after
+    /// its time.
     const SLACK: Duration;
 
     /// A fresh service, every priority provisioned with [`provision`].
@@ -138,6 +140,7 @@ impl Billing {
         register_send_invoice(&mut router, self.clone());
         register_charge_customer_card(&mut router, self.clone());
         register_rebuild(&mut router, self.clone());
+        register_remind_overdue(&mut router, self.clone());
         router
     }
 
@@ -171,6 +174,12 @@ impl SendInvoiceHandler for Billing {
 
 impl ChargeCustomerCardHandler for Billing {
     async fn charge_customer_card(&self, task: ReceivedTask<ChargeCustomerCardInput>) -> HandlerResult {
+        self.run(task).await
+    }
+}
+
+impl RemindOverdueHandler for Billing {
+    async fn remind_overdue(&self, task: ReceivedTask<RemindOverdueInput>) -> HandlerResult {
         self.run(task).await
     }
 }
@@ -345,6 +354,7 @@ pub async fn bad_tasks_are_dead_lettered_at_once_and_requeued_to_their_priority<
         input: json!({"invoice_id": "INV-1"}),
         id: None,
         headers: BTreeMap::new(),
+        due: None,
     };
     let mut invalid = dispatcher.encode(schema(), task).unwrap();
     let mut body: Value = serde_json::from_slice(&invalid.body).unwrap();
@@ -380,6 +390,54 @@ pub async fn bad_tasks_are_dead_lettered_at_once_and_requeued_to_their_priority<
     let run = billing.runs().remove(0);
     assert_eq!((run.task, run.id.as_str(), run.priority), (RebuildInput::NAME, unhandled.id.as_str(), Priority::Low));
     assert_eq!((run.input, run.headers.get("k").map(String::as_str)), (json!({"month": "2026-10"}), Some("v")));
+}
+
+/// A task dispatched to run a few seconds later runs at its time (within `F::SLACK`), not
+/// before, and once; while it waits it does not hold the worker's only handler slot, so a
+/// task dispatched after it for now runs first.
+pub async fn a_delayed_task_runs_at_its_time_not_before_once<F: TaskFixture>() {
+    let f = F::new().await;
+    let dispatcher = dispatcher(&f);
+    let delay = Duration::from_secs(4);
+    let start = Instant::now();
+    let due = SystemTime::now() + delay;
+    let later = OutgoingTask::new(rebuild(1)).priority(Priority::High).at(due);
+    let later = dispatch_rebuild(&dispatcher, later).await.unwrap();
+    let now = dispatch_send_invoice(&dispatcher, OutgoingTask::new(invoice(2)).priority(Priority::Bulk)).await.unwrap();
+    let billing = Billing::new(Duration::ZERO, succeed);
+    let settings = ConsumerSettings { max_in_flight: 1, ..ConsumerSettings::default() };
+    let consumer = worker(&f, billing.router(), settings).await;
+    run_until(&consumer, &billing, |b| b.finished().len() == 2).await;
+    // Long enough for a second run to show.
+    let quiet = Instant::now() + Duration::from_secs(3);
+    run_until(&consumer, &billing, |_| Instant::now() > quiet).await;
+    let runs = billing.runs();
+    let ids: Vec<_> = runs.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, [now.id.as_str(), later.id.as_str()], "the task due now first, each once: {runs:?}");
+    let late = runs[1].at.checked_duration_since(start + delay);
+    println!("a task delayed by {delay:?} ran {late:?} after its time");
+    let late = late.unwrap_or_else(|| panic!("ran before its time: {:?} after dispatch", runs[1].at - start));
+    assert!(late <= F::SLACK, "ran {late:?} after its time");
+    assert_eq!(runs[1].headers.get(taskhawk::wire::DUE_HEADER), Some(&taskhawk::wire::due_header(due)));
+}
+
+/// A task due later than the worker holds tasks (`max_hold`) is given back to come when it
+/// is due, and runs then, once.
+pub async fn a_task_due_after_the_hold_limit_comes_back_when_due<F: TaskFixture>() {
+    let f = F::new().await;
+    let delay = Duration::from_secs(4);
+    let start = Instant::now();
+    let task = OutgoingTask::new(charge(1)).delay(delay);
+    let sent = dispatch_charge_customer_card(&dispatcher(&f), task).await.unwrap();
+    let billing = Billing::new(Duration::ZERO, succeed);
+    let settings = ConsumerSettings { max_hold: Duration::from_secs(1), ..ConsumerSettings::default() };
+    let consumer = worker(&f, billing.router(), settings).await;
+    run_until(&consumer, &billing, |b| b.finished().len() == 1).await;
+    let runs = billing.runs();
+    assert_eq!(runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [sent.id.as_str()], "once: {runs:?}");
+    let late = runs[0].at.checked_duration_since(start + delay).expect("not before its time");
+    println!("a task due after the hold limit ran {late:?} after its time");
+    assert!(late <= F::SLACK, "ran {late:?} after its time");
 }
 
 /// The dispatcher's trace context reaches the handler's span (`traceparent` in the attributes).
@@ -427,6 +485,14 @@ macro_rules! task_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn bad_tasks_are_dead_lettered_at_once_and_requeued_to_their_priority() {
                 task_suite::bad_tasks_are_dead_lettered_at_once_and_requeued_to_their_priority::<$fixture>().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_delayed_task_runs_at_its_time_not_before_once() {
+                task_suite::a_delayed_task_runs_at_its_time_not_before_once::<$fixture>().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_task_due_after_the_hold_limit_comes_back_when_due() {
+                task_suite::a_task_due_after_the_hold_limit_comes_back_when_due::<$fixture>().await;
             }
             #[cfg(feature = "otel")]
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
