@@ -10,7 +10,10 @@
 //! priorities, an invalid input is refused at dispatch, and one worker over billing's four
 //! priority queues runs them.
 
+use std::time::{Duration, Instant};
+
 use owlpost::memory::MemoryBroker;
+
 use owlpost::taskhawk::{self, Dispatcher, OutgoingTask, Priority, ReceivedTask, TaskRouter};
 use owlpost::{Broker, Consumer, HandlerResult, Outgoing, Publisher, Received, Router};
 use owlpost_e2e::messages::{
@@ -19,8 +22,9 @@ use owlpost_e2e::messages::{
 };
 use owlpost_e2e::tasks::{
     ChargeCustomerCardHandler, ChargeCustomerCardInput, ChargeCustomerCardInputCurrency, RebuildHandler, RebuildInput,
-    SendInvoiceHandler, SendInvoiceInput, dispatch_charge_customer_card, dispatch_rebuild, dispatch_send_invoice,
-    register_charge_customer_card, register_rebuild, register_send_invoice,
+    RemindOverdueHandler, RemindOverdueInput, SendInvoiceHandler, SendInvoiceInput, dispatch_charge_customer_card,
+    dispatch_rebuild, dispatch_remind_overdue, dispatch_send_invoice, register_charge_customer_card, register_rebuild,
+    register_remind_overdue, register_send_invoice,
 };
 
 /// The mailer's handler: one method per major version of `user-created`.
@@ -69,6 +73,18 @@ impl ChargeCustomerCardHandler for Billing {
         println!(
             "worker: [{}] charge {} cents {} for {}",
             task.priority, input.amount_cents, input.currency, *input.invoice_id
+        );
+        Ok(())
+    }
+}
+
+impl RemindOverdueHandler for Billing {
+    async fn remind_overdue(&self, task: ReceivedTask<RemindOverdueInput>) -> HandlerResult {
+        println!(
+            "worker: [{}] remind invoices {} days overdue, due at {:?}",
+            task.priority,
+            task.input.days,
+            task.headers.get("owlpost_due")
         );
         Ok(())
     }
@@ -148,6 +164,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sent = dispatch_charge_customer_card(&dispatcher, charge).await?;
     println!("billing: dispatched {} at {} priority to {}", sent.id, sent.priority, sent.topic);
 
+    // Delayed: held by the worker until due (on SQS, the queue delays its arrival).
+    let reminder = OutgoingTask::new(RemindOverdueInput { days: 30.try_into()? }).delay(Duration::from_millis(500));
+    let sent = dispatch_remind_overdue(&dispatcher, reminder).await?;
+    println!("billing: dispatched {} at {} priority to {}, to run in 500 ms", sent.id, sent.priority, sent.topic);
+
     let invalid = SendInvoiceInput { invoice_id: "INV-1002".parse()?, cc: Some("not-an-email".into()), memo: None };
     match dispatch_send_invoice(&dispatcher, invalid).await {
         Err(error) => println!("billing: refused as expected: {error}"),
@@ -160,16 +181,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     register_send_invoice(&mut router, Billing);
     register_charge_customer_card(&mut router, Billing);
     register_rebuild(&mut router, Billing);
+    register_remind_overdue(&mut router, Billing);
     let sources = taskhawk::sources(Priority::ALL.map(|p| (p, broker.source(&p.queue("billing")))));
     let worker = Consumer::new(sources, router);
+    let started = Instant::now();
     let mut ran = Vec::new();
-    while ran.len() < 3 {
+    while ran.len() < 4 {
         ran.extend(worker.poll().await?);
     }
     let acked = ran.iter().filter(|p| p.outcome.is_acked()).count();
-    println!("worker: ran {} tasks, acknowledged {acked}", ran.len());
-    if acked != 3 {
-        return Err(format!("expected 3 acknowledged tasks, got {ran:?}").into());
+    println!("worker: ran {} tasks in {:?}, acknowledged {acked}", ran.len(), started.elapsed());
+    if acked != 4 || started.elapsed() < Duration::from_millis(400) {
+        return Err(format!("expected 4 acknowledged tasks, the delayed one after its time, got {ran:?}").into());
     }
     Ok(())
 }

@@ -3,6 +3,8 @@
 
 #[macro_use]
 mod support;
+#[path = "aws/schedules.rs"]
+mod schedules;
 
 use std::time::{Duration, Instant};
 

@@ -556,3 +556,64 @@ impl support::task_suite::TaskFixture for PubSubTasks {
 }
 
 task_suite!(PubSubTasks);
+
+/// The words of a shell command as `owlpost provision` prints them: single quotes, `'\''`.
+fn shell_words(command: &str) -> Vec<String> {
+    let (mut words, mut word, mut quoted) = (Vec::new(), None::<String>, false);
+    let mut chars = command.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                word.get_or_insert_default();
+            }
+            '\\' if !quoted => word.get_or_insert_default().extend(chars.next()),
+            c if c.is_whitespace() && !quoted => words.extend(word.take()),
+            c => word.get_or_insert_default().push(c),
+        }
+    }
+    words.extend(word);
+    words
+}
+
+/// Cloud Scheduler has no emulator: the job `owlpost provision` plans for a declared schedule
+/// is checked by publishing what its `gcloud` command says (body, attributes, topic) to the
+/// Pub/Sub emulator, where the worker runs it as an ordinary task of its priority.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_message_of_a_planned_cloud_scheduler_job_runs_its_task() {
+    use owlpost::Layout;
+    use owlpost::taskhawk::Task;
+    use owlpost_e2e::tasks::{RemindOverdueInput, schema};
+    use support::task_suite::{self, Billing, TaskFixture, succeed};
+
+    let f = <PubSubTasks as TaskFixture>::new().await;
+    let schedule = schema().schedules().find(|s| s.name == "weekday-reminders").unwrap();
+    let scheduled = schedule.scheduled_message(f.service()).unwrap();
+    let plan = f.gcp.layout().schedule_plan(f.service(), std::slice::from_ref(&scheduled));
+    let create = plan.iter().find(|line| line.contains(" create pubsub ")).expect("a create command");
+    let words = shell_words(create);
+    let flag = |name: &str| {
+        let prefix = format!("--{name}=");
+        words.iter().find_map(|w| w.strip_prefix(&prefix)).unwrap_or_else(|| panic!("{name} in {words:?}")).to_owned()
+    };
+    assert_eq!(words[5], format!("taskhawk-{}-weekday-reminders", f.service()), "{words:?}");
+    assert_eq!((flag("schedule"), flag("time-zone")), ("0 9 * * 1-5".to_owned(), "Europe/Paris".to_owned()));
+    assert_eq!(flag("topic"), f.gcp.layout().topic_path(&Priority::Low.queue(f.service())));
+    let attributes = flag("attributes");
+    let (delimiter, pairs) = attributes.strip_prefix('^').and_then(|a| a.split_once('^')).expect("^D^ list");
+    let attributes = pairs.split(delimiter).map(|p| p.split_once('=').unwrap()).map(|(k, v)| (k.into(), v.into()));
+    let job = WireMessage { body: flag("message-body").into_bytes(), attributes: attributes.collect() };
+    assert_eq!(job, scheduled.message, "the command carries the scheduled message exactly");
+
+    f.sink().publish(&scheduled.topic, &job).await.unwrap();
+    let billing = Billing::new(Duration::ZERO, succeed);
+    let consumer = task_suite::worker(&f, billing.router(), support::suite::quick_retries()).await;
+    support::suite::run_until(&consumer, &billing, |b| b.finished().len() == 1).await;
+    let run = billing.runs().remove(0);
+    assert_eq!(
+        (run.task, run.priority, run.id.as_str()),
+        (RemindOverdueInput::NAME, Priority::Low, "schedule-weekday-reminders")
+    );
+    assert_eq!(run.input, serde_json::json!({"days": 30}));
+    assert_eq!(run.headers.get("source").map(String::as_str), Some("schedule"));
+}

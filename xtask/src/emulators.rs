@@ -53,10 +53,13 @@ pub fn start(root: &Path) -> Result<Emulators, String> {
     if !healthy(AWS_PORT, "/_ministack/health") {
         let ministack = crate::python::ministack(root)?;
         let mut command = Command::new(&ministack);
-        command.env("BIND_HOST", "127.0.0.1").env("GATEWAY_PORT", AWS_PORT.to_string()).env("SERVICES", "sqs,sns");
+        command
+            .env("BIND_HOST", "127.0.0.1")
+            .env("GATEWAY_PORT", AWS_PORT.to_string())
+            .env("SERVICES", "sqs,sns,scheduler");
         emulators.spawn(root, "ministack", command, AWS_PORT, "/_ministack/health")?;
     }
-    eprintln!("xtask: ministack (SNS+SQS) on 127.0.0.1:{AWS_PORT}");
+    eprintln!("xtask: ministack (SNS, SQS, EventBridge Scheduler) on 127.0.0.1:{AWS_PORT}");
     if !healthy(PUBSUB_PORT, "/") {
         if !Path::new(PUBSUB_EMULATOR).exists() {
             return Err(format!(

@@ -152,10 +152,20 @@ pub fn current_trace_id() -> Option<String> {
 
 /// Runs `consumer` until `done` holds of `subject` (failing the test, showing `subject`, after 60 s).
 pub async fn run_until<P: std::fmt::Debug>(consumer: &Consumer, subject: &P, done: impl Fn(&P) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    run_until_within(consumer, subject, Duration::from_secs(60), done).await;
+}
+
+/// [`run_until`] with a time limit of `limit`.
+pub async fn run_until_within<P: std::fmt::Debug>(
+    consumer: &Consumer,
+    subject: &P,
+    limit: Duration,
+    done: impl Fn(&P) -> bool,
+) {
+    let deadline = Instant::now() + limit;
     let condition = async {
         while !done(subject) {
-            assert!(Instant::now() < deadline, "not done in 60 s: {subject:?}");
+            assert!(Instant::now() < deadline, "not done in {limit:?}: {subject:?}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };

@@ -58,12 +58,12 @@ pub async fn provision(broker: &impl Broker, service: &str, lease: Option<Durati
     }
 }
 
-fn dispatcher<F: TaskFixture>(f: &F) -> Dispatcher {
+pub fn dispatcher<F: TaskFixture>(f: &F) -> Dispatcher {
     Dispatcher::new(f.service(), f.sink())
 }
 
 /// One worker over the four priorities of `f`'s service (`taskhawk::sources`).
-async fn worker<F: TaskFixture>(f: &F, router: TaskRouter, settings: ConsumerSettings) -> Consumer {
+pub async fn worker<F: TaskFixture>(f: &F, router: TaskRouter, settings: ConsumerSettings) -> Consumer {
     worker_of(f, &Priority::ALL, router, settings).await
 }
 
@@ -190,7 +190,7 @@ impl RebuildHandler for Billing {
     }
 }
 
-fn succeed(_: &Run) -> HandlerResult {
+pub fn succeed(_: &Run) -> HandlerResult {
     Ok(())
 }
 
