@@ -58,7 +58,6 @@ async fn aws_provision_is_idempotent_and_dead_letters_are_requeued_with_a_count(
         data: serde_json::json!({"user_id": "U_1", "email": "a@example.com", "plan": "pro"}),
         id: None,
         headers: Default::default(),
-        due: None,
     };
     publisher.publish_dynamic(&example_schema(), message).await.expect("published to the provisioned topic");
     let sqs = aws_sdk_sqs::Client::new(aws.sdk_config());

@@ -100,8 +100,12 @@ impl Cadence {
             "day" | "days" => (RateUnit::Days, 1),
             other => return Err(format!("rate {text:?}: unknown unit {other:?}; {usage}")),
         };
-        if every == 0 || whole % every != 0 {
-            let of = if unit == RateUnit::Days { "be 1" } else { "divide the hour (minutes) or the day (hours)" };
+        if every == 0 || whole % every != 0 || (every == whole && unit != RateUnit::Days) {
+            let of = if unit == RateUnit::Days {
+                "be 1"
+            } else {
+                "divide the hour (minutes) or the day (hours) and be less (60 minutes is `1 hour`)"
+            };
             return Err(format!("rate {text:?}: the count must {of}, for Cloud Scheduler's cron to say it"));
         }
         Ok(Self::Rate { every, unit })
@@ -114,9 +118,12 @@ impl Cadence {
             Self::Rate { every, unit } => format!("rate({every} {})", unit.name(*every)),
             Self::Cron(text) => {
                 let fields: Vec<&str> = text.split(' ').collect();
-                let step = |field: &str, start: &str| match field.strip_prefix("*/") {
-                    Some(step) => format!("{start}/{step}"),
-                    None => field.to_owned(),
+                let step = |field: &str, start: &str| {
+                    let item = |item: &str| match item.strip_prefix("*/") {
+                        Some(step) => format!("{start}/{step}"),
+                        None => item.to_owned(),
+                    };
+                    field.split(',').map(item).collect::<Vec<_>>().join(",")
                 };
                 let (day, weekday) = if fields[4] == "*" {
                     (step(fields[2], "1"), "?".to_owned())
@@ -260,6 +267,7 @@ mod tests {
         assert_eq!(eventbridge("30 3 1 * *"), "cron(30 3 1 * ? *)");
         assert_eq!(eventbridge("*/15 * * * *"), "cron(0/15 * * * ? *)");
         assert_eq!(eventbridge("0 */6 */2 * *"), "cron(0 0/6 1/2 * ? *)");
+        assert_eq!(eventbridge("5,*/20 * * * *"), "cron(5,0/20 * * * ? *)");
         assert_eq!(eventbridge("0 0 * * 0,6"), "cron(0 0 ? * 1,7 *)");
         assert_eq!(eventbridge("0 0 * * 7"), "cron(0 0 ? * 1 *)");
         assert_eq!(eventbridge("0 12 * * MON-FRI"), "cron(0 12 ? * MON-FRI *)");
@@ -294,6 +302,8 @@ mod tests {
         let rate = |text: &str| Cadence::rate(text).unwrap_err();
         assert!(rate("7 minutes").contains("divide the hour"), "{}", rate("7 minutes"));
         assert!(rate("2 days").contains("must be 1"));
+        assert!(rate("60 minutes").contains("`1 hour`"), "{}", rate("60 minutes"));
+        assert!(rate("24 hours").contains("be less"));
         assert!(rate("0 hours").contains("divide"));
         assert!(rate("5 weeks").contains("unknown unit"));
         assert!(rate("soon").contains("expected `N minutes`"));

@@ -136,6 +136,8 @@ fn an_eventbridge_scheduler_placeholder_left_unfilled_reads_as_the_time_of_recei
 fn the_due_time_of_a_delayed_task_travels_in_a_header_to_the_millisecond() {
     let due = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_796_159_727_123);
     assert_eq!(wire::due_header(due), "2026-12-01T21:15:27.123Z");
+    let between = due + std::time::Duration::from_nanos(400_000);
+    assert_eq!(wire::due_header(between), "2026-12-01T21:15:27.124Z", "rounded up: never before it is due");
     let delayed = body(|b| b["headers"][wire::DUE_HEADER] = json!(wire::due_header(due)));
     let message = wire::decode(&delayed, Priority::Default).unwrap();
     assert_eq!(wire::due(&message).unwrap(), Some(due));

@@ -590,8 +590,9 @@ async fn the_message_of_a_planned_cloud_scheduler_job_runs_its_task() {
     let schedule = schema().schedules().find(|s| s.name == "weekday-reminders").unwrap();
     let scheduled = schedule.scheduled_message(f.service()).unwrap();
     let plan = f.gcp.layout().schedule_plan(f.service(), std::slice::from_ref(&scheduled));
-    let create = plan.iter().find(|line| line.contains(" create pubsub ")).expect("a create command");
-    let words = shell_words(create);
+    let line = plan.iter().find(|line| line.contains(" create pubsub ")).expect("a create command");
+    let (_, create) = line.split_once("; else ").expect("update, else create");
+    let words = shell_words(create.strip_suffix("; fi").expect("one if"));
     let flag = |name: &str| {
         let prefix = format!("--{name}=");
         words.iter().find_map(|w| w.strip_prefix(&prefix)).unwrap_or_else(|| panic!("{name} in {words:?}")).to_owned()

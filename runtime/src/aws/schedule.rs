@@ -43,9 +43,9 @@ impl Aws {
 
     /// The role EventBridge Scheduler sends to SQS as, which `with_scheduler_role` set.
     fn scheduler_role(&self) -> Result<&str, BackendError> {
-        self.scheduler_role.as_deref().ok_or_else(|| BackendError::Unsupported {
-            what: "EventBridge Scheduler schedules without a role to send as: set Aws::with_scheduler_role \
-                   (`owlpost provision --scheduler-role`)"
+        self.scheduler_role.as_deref().ok_or_else(|| BackendError::Rejected {
+            reason: "EventBridge Scheduler needs a role to send to SQS as: set Aws::with_scheduler_role \
+                     (`owlpost provision --scheduler-role`)"
                 .into(),
         })
     }
@@ -56,12 +56,14 @@ impl Aws {
         group: &str,
         schedules: &[ScheduledMessage],
     ) -> Result<Rescheduled, BackendError> {
+        self.scheduler_role()?;
         let client = self.scheduler();
         let group_name = self.layout.schedule_group(group);
-        if let Err(error) = client.create_schedule_group().name(&group_name).send().await {
-            if error.as_service_error().is_none_or(|e| !e.is_conflict_exception()) {
-                return Err(sdk_error("Scheduler CreateScheduleGroup", error, || group_missing(&group_name)));
-            }
+        // A group that exists already is a conflict: what is wanted.
+        if let Err(error) = client.create_schedule_group().name(&group_name).send().await
+            && error.as_service_error().is_none_or(|e| !e.is_conflict_exception())
+        {
+            return Err(sdk_error("Scheduler CreateScheduleGroup", error, || group_missing(&group_name)));
         }
         let existing = self.schedule_names(&client, &group_name).await?;
         let mut report = Rescheduled::default();
@@ -104,7 +106,7 @@ impl Aws {
         let name = format!("owlpost-delay-{}", uuid::Uuid::new_v4());
         let at = chrono::DateTime::<chrono::Utc>::from(due);
         // At whole seconds, rounded up: never before it is due.
-        let at = at + chrono::Duration::milliseconds(i64::from(at.timestamp_subsec_millis() > 0) * 1000);
+        let at = at + chrono::Duration::seconds(i64::from(at.timestamp_subsec_nanos() > 0));
         let input = String::from_utf8(message.body.clone())
             .map_err(|_| BackendError::Rejected { reason: "EventBridge Scheduler takes text bodies only".into() })?;
         let definition = Definition {
@@ -137,35 +139,28 @@ impl Aws {
         let window = FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build().map_err(invalid)?;
         let after = if definition.one_shot { ActionAfterCompletion::Delete } else { ActionAfterCompletion::None };
         let missing = || group_missing(definition.group);
+        // CreateSchedule and UpdateSchedule take the same fields, through two builder types.
+        macro_rules! with_definition {
+            ($builder:expr) => {
+                $builder
+                    .name(definition.name)
+                    .group_name(definition.group)
+                    .schedule_expression(&definition.expression)
+                    .schedule_expression_timezone(definition.time_zone)
+                    .set_description(definition.description.map(str::to_owned))
+                    .flexible_time_window(window)
+                    .target(target)
+                    .state(ScheduleState::Enabled)
+                    .action_after_completion(after)
+                    .send()
+                    .await
+            };
+        }
         if exists {
-            client
-                .update_schedule()
-                .name(definition.name)
-                .group_name(definition.group)
-                .schedule_expression(&definition.expression)
-                .schedule_expression_timezone(definition.time_zone)
-                .set_description(definition.description.map(str::to_owned))
-                .flexible_time_window(window)
-                .target(target)
-                .state(ScheduleState::Enabled)
-                .action_after_completion(after)
-                .send()
-                .await
+            with_definition!(client.update_schedule())
                 .map_err(|e| sdk_error("Scheduler UpdateSchedule", e, missing))?;
         } else {
-            client
-                .create_schedule()
-                .name(definition.name)
-                .group_name(definition.group)
-                .schedule_expression(&definition.expression)
-                .schedule_expression_timezone(definition.time_zone)
-                .set_description(definition.description.map(str::to_owned))
-                .flexible_time_window(window)
-                .target(target)
-                .state(ScheduleState::Enabled)
-                .action_after_completion(after)
-                .send()
-                .await
+            with_definition!(client.create_schedule())
                 .map_err(|e| sdk_error("Scheduler CreateSchedule", e, missing))?;
         }
         Ok(())

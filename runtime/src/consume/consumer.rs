@@ -61,8 +61,9 @@ pub struct ConsumerSettings {
     pub shutdown_deadline: Duration,
     /// A message due later ([`Routed::not_before`](super::Routed::not_before), a delayed
     /// task) is held until then when it is due within this (default 45 min, at most
-    /// `max_lease`; keep it under a Pub/Sub source's `SubscribeSettings::max_lease` too),
-    /// its lease kept alive; one due later is negatively acknowledged to come back when
+    /// `max_lease` less two `lease_extension`s; keep it under a Pub/Sub source's
+    /// `SubscribeSettings::max_lease` too), its lease kept alive, and its handler then has
+    /// `max_lease` of lease anew; one due later is negatively acknowledged to come back when
     /// due, or as late as the broker allows (Pub/Sub: 10 min), and counts as a delivery.
     pub max_hold: Duration,
     /// Messages held until due without taking a handler slot (default 1,000); more are
@@ -97,6 +98,10 @@ enum Phase {
     /// The shutdown deadline passed: handlers still running are dropped.
     Stopping,
 }
+
+/// The longest a message due later is given back for (SQS keeps a received message
+/// invisible at most 12 h from its receipt).
+const MAX_NOT_DUE: Duration = Duration::from_secs(11 * 60 * 60);
 
 /// Backoff between failed receives.
 const RECEIVE_RETRY: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
@@ -157,8 +162,10 @@ impl Consumer {
         Self { worker: Arc::new(worker) }
     }
 
-    /// Uses `settings`. Zero counts are raised to 1, `lease_extension` to at least 1 s,
-    /// `max_lease` is capped at 12 h (SQS's limit) and `max_hold` at `max_lease`.
+    /// Uses `settings`. Zero counts (`max_held` excepted: 0 holds every message in its slot)
+    /// are raised to 1, `lease_extension` to at least 1 s,
+    /// `max_lease` is capped at 12 h (SQS's limit) and `max_hold` at `max_lease` less two
+    /// `lease_extension`s.
     pub fn with_settings(self, settings: ConsumerSettings) -> Self {
         let settings = ConsumerSettings {
             max_in_flight: settings.max_in_flight.max(1),
@@ -167,7 +174,9 @@ impl Consumer {
             max_lease: settings.max_lease.min(Duration::from_secs(12 * 60 * 60)),
             ..settings
         };
-        let settings = ConsumerSettings { max_hold: settings.max_hold.min(settings.max_lease), ..settings };
+        // A hold ends while the lease is still kept: then the handler gets `max_lease` anew.
+        let hold_limit = settings.max_lease.saturating_sub(2 * settings.lease_extension);
+        let settings = ConsumerSettings { max_hold: settings.max_hold.min(hold_limit), ..settings };
         self.configure(|worker| {
             worker.permits = Arc::new(Semaphore::new(settings.max_in_flight));
             worker.held = Arc::new(Semaphore::new(settings.max_held));
@@ -278,23 +287,24 @@ impl Worker {
         self.health.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits for a free handler slot, then receives as many messages as there are free
-    /// slots (at most a batch), each with its slot.
+    /// Waits for a free handler slot, takes every other free one (at most a batch), then
+    /// receives as many messages as it holds slots, each with its slot. The slots are taken
+    /// before receiving: a message received must not wait for a slot, its lease not kept.
     async fn next_batch(&self) -> Result<Vec<(Delivery, OwnedSemaphorePermit)>, BackendError> {
         let first = self.permits.clone().acquire_owned().await.expect("the semaphore is never closed");
-        let room = 1 + self.permits.available_permits();
-        let deliveries = self.receive(room.min(self.settings.batch_size)).await?;
-        let mut batch = Vec::with_capacity(deliveries.len());
-        let mut first = Some(first);
-        for delivery in deliveries {
-            let permit = match first.take() {
-                Some(permit) => permit,
-                // Free unless another `poll` or `run_until` of this consumer took it meanwhile.
-                None => self.permits.clone().acquire_owned().await.expect("the semaphore is never closed"),
-            };
-            batch.push((delivery, permit));
+        let mut slots = vec![first];
+        while slots.len() < self.settings.batch_size {
+            match self.permits.clone().try_acquire_owned() {
+                Ok(slot) => slots.push(slot),
+                Err(_) => break,
+            }
         }
-        Ok(batch)
+        let deliveries = self.receive(slots.len()).await?;
+        if deliveries.len() > slots.len() {
+            tracing::error!(asked = slots.len(), got = deliveries.len(), "the source handed out more than asked for");
+        }
+        // Slots left over go back when dropped.
+        Ok(deliveries.into_iter().zip(slots).collect())
     }
 
     async fn receive(&self, max: usize) -> Result<Vec<Delivery>, BackendError> {
@@ -329,7 +339,9 @@ impl Worker {
         };
         let limit = self.settings.handler_timeout;
         let mut slot = Some(slot);
-        let hold = |due| self.hold(due, &mut slot, stopped);
+        // Leases are kept up to `max_lease` after receipt, or after the hold when held.
+        let lease_limit = std::sync::Mutex::new(received_at + self.settings.max_lease);
+        let hold = |due| self.hold(due, &mut slot, stopped, &lease_limit);
         let dispatch = dispatch_within(&*self.router, &delivery, limit, stop, &span, hold);
         // The lease keeper finishes an extension it started before it stops: one cut off
         // mid-call could reach the broker after the settlement and undo it. (Not in `span`:
@@ -340,7 +352,8 @@ impl Worker {
             handled.notify_one();
             processed
         };
-        let (mut processed, ()) = tokio::join!(dispatch, self.keep_lease(&delivery, received_at, &handled));
+        let (mut processed, ()) =
+            tokio::join!(dispatch, self.keep_lease(&delivery, received_at, &lease_limit, &handled));
         self.settle(&delivery, &mut processed).instrument(span).await;
         self.run_hooks("after", |hook| hook.after(&delivery, &processed));
         self.health().record(&processed);
@@ -349,22 +362,26 @@ impl Worker {
 
     /// Holds a delivery until `due` (its lease kept alive meanwhile by the keeper), giving
     /// its handler slot back while it waits when there is room among the held; `None` when
-    /// its handler is to run, with its slot, now. A delivery due after
-    /// [`ConsumerSettings::max_hold`] is given back to come when due ([`Outcome::NotDue`]);
-    /// one held at shutdown is given back at once.
+    /// its handler is to run, with its slot, now, and [`ConsumerSettings::max_lease`] of
+    /// lease ahead (`lease_limit`). A delivery due after [`ConsumerSettings::max_hold`] is
+    /// given back to come when due ([`Outcome::NotDue`], at most 11 h: SQS keeps a message
+    /// 12 h from its receipt); one held at shutdown is given back at once.
     async fn hold(
         &self,
         due: SystemTime,
         slot: &mut Option<OwnedSemaphorePermit>,
         mut stopped: watch::Receiver<Phase>,
+        lease_limit: &std::sync::Mutex<Instant>,
     ) -> Option<Outcome> {
         let wait = due.duration_since(SystemTime::now()).unwrap_or_default();
         if wait.is_zero() {
             return None;
         }
         if wait > self.settings.max_hold {
-            return Some(Outcome::NotDue { after: wait });
+            return Some(Outcome::NotDue { after: wait.min(MAX_NOT_DUE) });
         }
+        let renew =
+            || *lease_limit.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now() + self.settings.max_lease;
         let held = self.held.clone().try_acquire_owned().ok();
         if held.is_some() {
             *slot = None;
@@ -374,6 +391,7 @@ impl Worker {
             () = tokio::time::sleep(wait) => {}
             _ = stopped.wait_for(|phase| *phase >= Phase::Draining) => return Some(Outcome::Interrupted),
         }
+        renew();
         if slot.is_none() {
             tokio::select! {
                 permit = self.permits.clone().acquire_owned() => {
@@ -381,6 +399,7 @@ impl Worker {
                 }
                 _ = stopped.wait_for(|phase| *phase >= Phase::Draining) => return Some(Outcome::Interrupted),
             }
+            renew();
         }
         None
     }
@@ -395,11 +414,16 @@ impl Worker {
 
     /// Until `handled` is notified: extends the delivery's lease when a third of it is
     /// left, by [`ConsumerSettings::lease_extension`], up to [`ConsumerSettings::max_lease`]
-    /// after receipt. A transient failure is retried while the lease lasts. Does nothing
+    /// after receipt, or after the hold (`lease_limit`, which the hold moves). A transient failure is retried while the lease lasts. Does nothing
     /// for sources that renew leases themselves.
-    async fn keep_lease(&self, delivery: &Delivery, received_at: Instant, handled: &Notify) {
+    async fn keep_lease(
+        &self,
+        delivery: &Delivery,
+        received_at: Instant,
+        lease_limit: &std::sync::Mutex<Instant>,
+        handled: &Notify,
+    ) {
         let Some(lease) = delivery.lease else { return handled.notified().await };
-        let limit = received_at + self.settings.max_lease;
         let mut expires = received_at + lease;
         let mut next = expires - lease / 3;
         let mut failures = 0;
@@ -409,6 +433,7 @@ impl Worker {
                 () = tokio::time::sleep_until(next) => {}
             }
             let now = Instant::now();
+            let limit = *lease_limit.lock().unwrap_or_else(PoisonError::into_inner);
             let left = limit.saturating_duration_since(now);
             if left < Duration::from_secs(1) {
                 return handled.notified().await;

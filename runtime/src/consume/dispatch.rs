@@ -135,9 +135,9 @@ pub enum Outcome {
         /// The limit.
         after: Duration,
     },
-    /// The consumer shut down and its deadline passed while the handler ran (or while the
-    /// message was held until due): the handler was dropped and the message negatively
-    /// acknowledged for immediate redelivery.
+    /// The consumer shut down and its deadline passed while the handler ran, or it shut
+    /// down while the message was held until due: the handler was dropped (or never ran)
+    /// and the message negatively acknowledged for immediate redelivery.
     Interrupted,
     /// The message is due later than the consumer holds messages
     /// ([`ConsumerSettings::max_hold`](super::ConsumerSettings::max_hold)): negatively
@@ -217,7 +217,8 @@ pub struct Routed {
     pub handler: Result<BoxFuture<'static, HandlerResult>, Outcome>,
     /// When the message asks to be handled no earlier than a time (a delayed Taskhawk
     /// task): the consumer holds it until then, keeping its lease, without taking a
-    /// handler slot.
+    /// handler slot while fewer than `ConsumerSettings::max_held` are held (in its slot
+    /// otherwise).
     pub not_before: Option<SystemTime>,
 }
 

@@ -160,8 +160,8 @@ impl Layout for GcpLayout {
 
     /// There is no Cloud Scheduler emulator, so owlpost does not call Cloud Scheduler: the
     /// plan is the `gcloud` commands that make the jobs equal to `schedules` — per schedule
-    /// a delete (of a job that may not exist) and a create, then a delete of the service's
-    /// other jobs (those publishing to one of its topics).
+    /// an update of the job, or its creation when it does not exist, then a delete of the
+    /// service's other jobs (those publishing to one of its topics).
     fn schedule_plan(&self, group: &str, schedules: &[ScheduledMessage]) -> Vec<String> {
         super::schedule::gcloud_commands(self, group, schedules)
     }

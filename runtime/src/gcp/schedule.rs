@@ -6,27 +6,37 @@ use super::layout::GcpLayout;
 use crate::cadence::ScheduledMessage;
 use crate::taskhawk::Priority;
 
-/// The shell commands that make `group`'s Cloud Scheduler jobs equal to `schedules`.
+/// The shell commands that make `group`'s Cloud Scheduler jobs equal to `schedules`: one
+/// line per schedule (update the job, or create it), then one deleting the service's others.
 pub(super) fn gcloud_commands(layout: &GcpLayout, group: &str, schedules: &[ScheduledMessage]) -> Vec<String> {
     let place = format!("--project={} --location={}", quote(layout.project_id()), quote(layout.scheduler_location()));
     let mut commands = Vec::new();
     for scheduled in schedules {
         let job = layout.job_id(group, &scheduled.name);
-        commands.push(format!("gcloud scheduler jobs delete {job} {place} --quiet 2>/dev/null || true"));
-        let mut create = format!(
-            "gcloud scheduler jobs create pubsub {job} {place} --schedule={} --time-zone={} --topic={} --message-body={}",
+        let mut common = format!(
+            "{job} {place} --schedule={} --time-zone={} --topic={} --message-body={}",
             quote(&scheduled.cadence.unix_cron()),
             quote(&scheduled.time_zone),
             quote(&layout.topic_path(&scheduled.topic)),
             quote(&String::from_utf8_lossy(&scheduled.message.body)),
         );
-        if !scheduled.message.attributes.is_empty() {
-            create.push_str(&format!(" --attributes={}", quote(&attributes(scheduled))));
-        }
         if let Some(description) = &scheduled.description {
-            create.push_str(&format!(" --description={}", quote(description)));
+            common.push_str(&format!(" --description={}", quote(description)));
         }
-        commands.push(create);
+        let (update, create) = match scheduled.message.attributes.is_empty() {
+            true => (String::new(), String::new()),
+            false => {
+                let attributes = quote(&attributes(scheduled));
+                (format!(" --update-attributes={attributes}"), format!(" --attributes={attributes}"))
+            }
+        };
+        // Updated in place when the job exists (never deleted first: a failed create would
+        // lose it); `--update-attributes` sets every attribute the message has.
+        commands.push(format!(
+            "if gcloud scheduler jobs describe {job} {place} >/dev/null 2>&1; \
+             then gcloud scheduler jobs update pubsub {common}{update}; \
+             else gcloud scheduler jobs create pubsub {common}{create}; fi"
+        ));
     }
     // The service's other jobs: those publishing to one of its four topics.
     let topics: Vec<String> = Priority::ALL.iter().map(|p| regex_escape(&layout.topic_path(&p.queue(group)))).collect();

@@ -31,9 +31,16 @@ pub const DUE_HEADER: &str = "owlpost_due";
 /// (`<aws.scheduler.scheduled-time>`), which emulators leave unfilled.
 const SCHEDULER_PLACEHOLDER: &str = "<aws.scheduler.";
 
-/// The [`DUE_HEADER`] value for `due`.
+/// The [`DUE_HEADER`] value for `due`, rounded up to the millisecond (never earlier).
 pub fn due_header(due: std::time::SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(due).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    let due = chrono::DateTime::<chrono::Utc>::from(due);
+    let sub_millisecond = due.timestamp_subsec_nanos() % 1_000_000;
+    let due = if sub_millisecond == 0 {
+        due
+    } else {
+        due + chrono::Duration::nanoseconds(i64::from(1_000_000 - sub_millisecond))
+    };
+    due.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// When the task is due, from its [`DUE_HEADER`]; `None` for a task to run at once.

@@ -69,6 +69,9 @@ async fn a_declared_schedule_fires_its_task_then_is_updated_and_removed_and_stop
     let reminders = |days| declared(&f, "weekday-reminders", "1 minute", json!({"days": days}));
     let sweep = declared(&f, "late-sweep", "6 hours", json!({"days": 90}));
 
+    let refused = f.broker().schedule(&service, &[reminders(30)]).await.unwrap_err();
+    assert!(refused.to_string().contains("with_scheduler_role"), "without a role to send as: {refused}");
+
     let created = Instant::now();
     let report = aws.schedule(&service, &[reminders(30), sweep.clone()]).await.unwrap();
     assert_eq!((report.created.len(), report.updated.len(), report.deleted.len()), (2, 0, 0), "{report:?}");
