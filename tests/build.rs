@@ -5,7 +5,7 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     owlpost_codegen::Config::new().schema("../schemas/example.json").compile()?;
     owlpost_codegen::Config::new().schema("../schemas/tasks.json").compile()?;
-    for fixture in ["constructs", "hedwig_reference", "naming"] {
+    for fixture in ["constructs", "enforced", "hedwig_reference", "naming"] {
         owlpost_codegen::Config::new()
             .schema(format!("../codegen/tests/fixtures/{fixture}.json"))
             .file_name(format!("fixture_{fixture}"))

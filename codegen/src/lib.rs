@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod compat;
+mod enforced;
 pub mod error;
 pub mod example;
 pub mod lint;

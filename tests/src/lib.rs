@@ -19,6 +19,10 @@ pub mod fixtures {
     pub mod constructs {
         owlpost::include_messages!("fixture_constructs");
     }
+    /// `codegen/tests/fixtures/enforced.json`.
+    pub mod enforced {
+        owlpost::include_messages!("fixture_enforced");
+    }
     /// `codegen/tests/fixtures/hedwig_reference.json`.
     pub mod hedwig_reference {
         owlpost::include_messages!("fixture_hedwig_reference");

@@ -5,13 +5,16 @@
 //! * `bless`: rewrites the golden files (generated code of the fixture schemas, the
 //!   expected compiler errors of the compile-fail cases, and the CLI's `check`/`compat`
 //!   transcripts) after an intended change.
-//! * `bench`: the criterion benchmarks (publish and consume paths next to their baselines).
+//! * `bench`: the speed benchmarks: owlpost's generated publish and consume paths next to the
+//!   hedwig crate, the `serde_json` floor and hedwig-python, with the ratios; then the
+//!   pipeline benchmarks of the runtime.
 //! * `interop`: only the interop suite against the reference libraries (hedwig-python in
 //!   `tests/interop/.venv`, taskhawk-python in `tests/interop/taskhawk/.venv`, installed if
 //!   needed), with the emulators started.
 //! * `emulators`: starts the broker emulators and keeps them running until Ctrl-C, with
 //!   the environment to export for running backend tests (and the interop suite) by hand.
 
+mod bench;
 mod emulators;
 mod python;
 
@@ -26,10 +29,10 @@ fn main() -> ExitCode {
         Some("bless") => cargo_steps(BLESS, &[]),
         Some("interop") => interop(&root),
         Some("emulators") => serve_emulators(&root),
-        Some("bench") => cargo_steps(BENCH, &[]),
+        Some("bench") => bench::run(&root),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|interop|bless|bench|emulators>\n  ci         format, lint, test (with emulators and the reference libraries), docs, quickstart\n  interop    the interop suite against hedwig-python and taskhawk-python (with emulators)\n  bless      rewrite golden files\n  bench      criterion benchmarks of the publish and consume paths\n  emulators  run the broker emulators until Ctrl-C"
+                "usage: cargo xtask <ci|interop|bless|bench|emulators>\n  ci         format, lint, test (with emulators and the reference libraries), docs, quickstart\n  interop    the interop suite against hedwig-python and taskhawk-python (with emulators)\n  bless      rewrite golden files\n  bench      owlpost against the hedwig crate, the serde_json floor and hedwig-python\n  emulators  run the broker emulators until Ctrl-C"
             );
             return ExitCode::from(2);
         }
@@ -96,8 +99,6 @@ const INTEROP: &[Step] = &[Step {
     args: &["test", "-p", "owlpost-e2e", "--all-features", "--test", "interop", "--", "--nocapture"],
     env: &[],
 }];
-
-const BENCH: &[Step] = &[Step { args: &["bench", "-p", "owlpost", "--bench", "pipeline"], env: &[] }];
 
 const BLESS: &[Step] = &[
     Step { args: &["test", "-p", "owlpost-codegen", "--test", "golden"], env: &[("OWLPOST_BLESS", "1")] },

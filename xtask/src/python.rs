@@ -39,7 +39,8 @@ pub fn interop(root: &Path) -> Result<(), String> {
 }
 
 impl Reference {
-    fn install(&self, root: &Path) -> Result<(), String> {
+    /// Installs the library into its virtualenv unless it already holds it.
+    pub fn install(&self, root: &Path) -> Result<(), String> {
         let requirements = root.join(self.dir).join("requirements.txt");
         let wanted = std::fs::read_to_string(&requirements).map_err(|e| format!("{}: {e}", requirements.display()))?;
         ensure(&self.venv(root), &wanted, &["-r", requirements.as_os_str().to_str().ok_or("non UTF-8 path")?])

@@ -4,6 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use crate::enforced::unenforced;
 use crate::model::{MessageDef, Model};
 use crate::naming::ident;
 
@@ -34,7 +35,7 @@ fn raw_string(text: &str) -> proc_macro2::Literal {
 }
 
 /// The `Message` impls of one message type's payloads, and its marker trait.
-pub fn message(message: &MessageDef) -> TokenStream {
+pub fn message(model: &Model, message: &MessageDef) -> TokenStream {
     let message_type = &message.message_type;
     let marker = ident(&message.names.marker);
     let marker_doc = format!(" The payload types of `{message_type}`, one per major version.");
@@ -42,12 +43,24 @@ pub fn message(message: &MessageDef) -> TokenStream {
         let ty = ident(&major.type_name);
         let (number, minor) = (major.major, major.latest.minor);
         let topic = &major.topic;
+        let (doc, enforced) = match unenforced(model.schema.document(), &major.pointer, &major.schema) {
+            None => (
+                " Valid by construction: the Rust type enforces the whole schema, so publishing serializes it straight to the body.".to_owned(),
+                quote! { const VALID_BY_CONSTRUCTION: bool = true; },
+            ),
+            Some(construct) => (
+                format!(" Validated against the schema when published: its Rust type does not enforce {construct}."),
+                quote! {},
+            ),
+        };
         quote! {
+            #[doc = #doc]
             impl ::owlpost::Message for #ty {
                 const MESSAGE_TYPE: &'static str = #message_type;
                 const MAJOR: u32 = #number;
                 const MINOR: u32 = #minor;
                 const DEFAULT_TOPIC: &'static str = #topic;
+                #enforced
                 fn schema() -> &'static ::owlpost::Schema {
                     schema()
                 }

@@ -24,7 +24,7 @@ pub fn render(model: &Model) -> Result<syn::File> {
     let api: Vec<syn::Item> = model
         .messages
         .iter()
-        .flat_map(|message| [messages::message(message), publish::render(message), consume::render(message)])
+        .flat_map(|message| [messages::message(model, message), publish::render(message), consume::render(message)])
         .chain(model.tasks.iter().map(tasks::render))
         .flat_map(parse)
         .collect();

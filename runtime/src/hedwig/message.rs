@@ -25,6 +25,11 @@ pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
     const MINOR: u32;
     /// The topic messages of this major go to unless the publisher routes them elsewhere.
     const DEFAULT_TOPIC: &'static str;
+    /// Whether every value of this type is valid against its major's schema: the code
+    /// generator sets it when the Rust type enforces the whole schema (no `pattern`,
+    /// `format`, length or bound it cannot express; see the generated impl's doc). A typed
+    /// publish then skips the schema walk and serializes the payload straight to the body.
+    const VALID_BY_CONSTRUCTION: bool = false;
 
     /// The compiled schema document this type was generated from.
     fn schema() -> &'static Schema;

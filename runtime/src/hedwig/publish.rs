@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use tracing::Instrument;
 
-use super::message::{FORMAT_VERSION, IntoOutgoing, Message, Metadata, RESERVED_PREFIX};
+use super::message::{FORMAT_VERSION, IntoOutgoing, Message, Metadata, Outgoing, RESERVED_PREFIX};
 use super::naming::default_topic;
 use super::wire::{self, EncodeError, Encoding};
 use crate::backend::{BackendError, Sink, WireMessage};
@@ -188,9 +188,15 @@ impl Publisher {
 
     /// Validates and publishes a typed message. Generated `publish_<type>()` functions call this.
     pub async fn publish<O: IntoOutgoing>(&self, message: O) -> Result<Published, PublishError> {
-        let dynamic = dynamic_of(message)?;
         let topic = self.topic_of::<O::Message>().to_owned();
-        self.send(<O::Message as Message>::schema(), dynamic, topic).await
+        let message_type = <O::Message as Message>::MESSAGE_TYPE;
+        let span = publish_span(message_type, &topic);
+        async {
+            let (id, wire) = self.prepare_typed(message)?;
+            self.deliver(message_type.to_owned(), id, wire, topic).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// Validates and publishes several messages of one type to its topic, using the
@@ -210,14 +216,13 @@ impl Publisher {
         messages: impl IntoIterator<Item = O>,
         topic: String,
     ) -> Vec<Result<Published, PublishError>> {
-        let schema = <O::Message as Message>::schema();
         let mut results: Vec<Option<Result<Published, PublishError>>> = Vec::new();
         let (mut slots, mut ids, mut wires) = (Vec::new(), Vec::new(), Vec::new());
         for message in messages {
-            match dynamic_of(message).and_then(|dynamic| self.prepare(schema, dynamic)) {
-                Ok((metadata, wire)) => {
+            match self.prepare_typed(message) {
+                Ok((id, wire)) => {
                     slots.push(results.len());
-                    ids.push(metadata.id);
+                    ids.push(id);
                     wires.push(wire);
                     results.push(None);
                 }
@@ -268,7 +273,18 @@ impl Publisher {
         topic: String,
     ) -> Result<Published, PublishError> {
         let message_type = message.message_type.clone();
-        let (Metadata { id, .. }, wire) = self.prepare(schema, message)?;
+        let (id, wire) = self.prepare(schema, message)?;
+        self.deliver(message_type, id, wire, topic).await
+    }
+
+    /// Sends an encoded message to `topic` (in the publish span).
+    async fn deliver(
+        &self,
+        message_type: String,
+        id: String,
+        wire: WireMessage,
+        topic: String,
+    ) -> Result<Published, PublishError> {
         tracing::Span::current().record("id", id.as_str());
         match self.sink.publish(&topic, &wire).await {
             Ok(broker_id) => {
@@ -284,14 +300,61 @@ impl Publisher {
         self.prepare(schema, message).map(|(_, wire)| wire)
     }
 
-    fn prepare(&self, schema: &Schema, message: DynamicMessage) -> Result<(Metadata, WireMessage), PublishError> {
+    /// Checks and encodes a typed message. A payload valid by construction
+    /// ([`Message::VALID_BY_CONSTRUCTION`]) in attributes encoding, with no default
+    /// headers to compute from its data, is serialized straight to the body; any other goes
+    /// through its `Value` and the schema walk.
+    /// Returns the message id and the wire message.
+    fn prepare_typed<O: IntoOutgoing>(&self, message: O) -> Result<(String, WireMessage), PublishError> {
+        type M<O> = <O as IntoOutgoing>::Message;
+        let direct = M::<O>::VALID_BY_CONSTRUCTION && self.encoding == Encoding::Attributes;
+        if !direct || self.default_headers.is_some() {
+            return self.prepare(M::<O>::schema(), dynamic_of(message)?);
+        }
+        let message_type = M::<O>::MESSAGE_TYPE;
+        let Outgoing { data, id, headers } = message.into_outgoing();
+        let body = serde_json::to_vec(&data)
+            .map_err(|e| PublishError::Serialize { message_type: message_type.to_owned(), reason: e.to_string() })?;
+        let schema = M::<O>::schema().url(message_type, M::<O>::version());
+        let metadata = self.metadata(message_type, id, headers, schema)?;
+        Ok((metadata.id.clone(), wire::encode_attributes(metadata, body)))
+    }
+
+    /// The envelope of a message: its headers checked (no `hedwig_` prefix; with the
+    /// `otel` feature, the trace context added), a new UUID v4 unless `id` is given, now.
+    fn metadata(
+        &self,
+        message_type: &str,
+        id: Option<String>,
+        headers: BTreeMap<String, String>,
+        schema: String,
+    ) -> Result<Metadata, PublishError> {
+        #[cfg(feature = "otel")]
+        let headers = {
+            let mut headers = headers;
+            crate::otel::inject(&mut headers);
+            headers
+        };
+        if let Some(key) = headers.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
+            return Err(PublishError::ReservedHeader { message_type: message_type.to_owned(), key: key.clone() });
+        }
+        Ok(Metadata {
+            id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            timestamp: now_millis(),
+            publisher: self.name.clone(),
+            headers,
+            schema,
+            format_version: FORMAT_VERSION.to_owned(),
+        })
+    }
+
+    /// Returns the message id and the wire message.
+    fn prepare(&self, schema: &Schema, message: DynamicMessage) -> Result<(String, WireMessage), PublishError> {
         let extra = self.default_headers.as_ref().map(|headers| headers(&message)).unwrap_or_default();
         let DynamicMessage { message_type, version, data, id, mut headers } = message;
         for (key, value) in extra {
             headers.entry(key).or_insert(value);
         }
-        #[cfg(feature = "otel")]
-        crate::otel::inject(&mut headers);
         if let Some(key) = headers.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
             return Err(PublishError::ReservedHeader { message_type, key: key.clone() });
         }
@@ -306,16 +369,9 @@ impl Publisher {
             return Err(PublishError::UnknownMinor { message_type, version, latest });
         }
         schema.validate(&message_type, version, &data)?;
-        let metadata = Metadata {
-            id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            timestamp: now_millis(),
-            publisher: self.name.clone(),
-            headers,
-            schema: schema.url(&message_type, version),
-            format_version: FORMAT_VERSION.to_owned(),
-        };
+        let metadata = self.metadata(&message_type, id, headers, schema.url(&message_type, version))?;
         match wire::encode(&metadata, &data, self.encoding) {
-            Ok(wire) => Ok((metadata, wire)),
+            Ok(wire) => Ok((metadata.id, wire)),
             Err(source) => Err(PublishError::Encode { message_type, source }),
         }
     }

@@ -104,18 +104,8 @@ pub enum DecodeError {
 
 /// Encodes a message. `data` is serialized as compact JSON.
 pub fn encode(metadata: &Metadata, data: &Value, encoding: Encoding) -> Result<WireMessage, EncodeError> {
-    let mut attributes = metadata.headers.clone();
     let body = match encoding {
-        Encoding::Attributes => {
-            attributes.extend([
-                (attr::FORMAT_VERSION.to_owned(), metadata.format_version.clone()),
-                (attr::ID.to_owned(), metadata.id.clone()),
-                (attr::TIMESTAMP.to_owned(), metadata.timestamp.to_string()),
-                (attr::PUBLISHER.to_owned(), metadata.publisher.clone()),
-                (attr::SCHEMA.to_owned(), metadata.schema.clone()),
-            ]);
-            to_json(data)
-        }
+        Encoding::Attributes => return Ok(encode_attributes(metadata.clone(), to_json(data))),
         Encoding::Container => {
             if !is_lower_uuid(&metadata.id) {
                 return Err(EncodeError::ContainerIdNotUuid { id: metadata.id.clone() });
@@ -136,7 +126,22 @@ pub fn encode(metadata: &Metadata, data: &Value, encoding: Encoding) -> Result<W
             })
         }
     };
-    Ok(WireMessage { body, attributes })
+    Ok(WireMessage { body, attributes: metadata.headers.clone() })
+}
+
+/// The attributes-mode message of `metadata` around a body already serialized.
+pub(crate) fn encode_attributes(metadata: Metadata, body: Vec<u8>) -> WireMessage {
+    let Metadata { id, timestamp, publisher, headers, schema, format_version } = metadata;
+    let metadata = [
+        (attr::FORMAT_VERSION.to_owned(), format_version),
+        (attr::ID.to_owned(), id),
+        (attr::TIMESTAMP.to_owned(), itoa::Buffer::new().format(timestamp).to_owned()),
+        (attr::PUBLISHER.to_owned(), publisher),
+        (attr::SCHEMA.to_owned(), schema),
+    ];
+    // Collected (sorted, then built in bulk) rather than inserted one by one: a third of
+    // the cost. No header is a `hedwig_` name, so nothing collides.
+    WireMessage { body, attributes: headers.into_iter().chain(metadata).collect() }
 }
 
 fn to_json(value: &impl Serialize) -> Vec<u8> {

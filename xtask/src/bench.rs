@@ -1,0 +1,81 @@
+//! `cargo xtask bench`: owlpost's typed paths, the hedwig crate, the `serde_json` floor and
+//! hedwig-python measured on one machine in one run, and the ratios that the speed goals
+//! are stated in.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::python;
+
+/// The criterion benchmarks: owlpost's publish and consume paths next to their peers.
+const STEPS: &[crate::Step] = &[
+    crate::Step { args: &["bench", "-p", "owlpost-bench", "--bench", "speed"], env: &[] },
+    crate::Step { args: &["bench", "-p", "owlpost", "--bench", "pipeline"], env: &[] },
+];
+
+/// Schemas of the speed benchmarks (`bench/benches/speed.rs`, `bench/hedwig_python.py`).
+const SCHEMAS: [&str; 2] = ["reference", "example"];
+
+pub fn run(root: &Path) -> Result<(), String> {
+    crate::cargo_steps(STEPS, &[])?;
+    python::HEDWIG.install(root)?;
+    eprintln!("\n==> hedwig-python: bench/hedwig_python.py");
+    let out = Command::new(python::HEDWIG.python(root))
+        .arg(root.join("bench/hedwig_python.py"))
+        .arg(root)
+        .output()
+        .map_err(|e| format!("cannot run hedwig-python: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("bench/hedwig_python.py failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let python = String::from_utf8_lossy(&out.stdout).into_owned();
+    let criterion =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), Into::into).join("criterion");
+    let median = |id: &str| -> Result<f64, String> {
+        if id.ends_with("hedwig-python") {
+            return number_after(&python, &format!("\"{id}\":")).ok_or(format!("hedwig-python printed no {id}"));
+        }
+        // criterion names a group's directory with its `/` as `_`: `p1_reference/owlpost`.
+        let (group, function) = id.rsplit_once('/').unwrap_or(("", id));
+        let path = criterion.join(group.replace('/', "_")).join(function).join("new/estimates.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let median = text.find("\"median\"").map(|at| &text[at..]).ok_or(format!("{}: no median", path.display()))?;
+        number_after(median, "\"point_estimate\":").ok_or(format!("{}: no point estimate", path.display()))
+    };
+    println!("\n| goal | schema | owlpost | peer | ratio | goal |");
+    println!("|---|---|---|---|---|---|");
+    for schema in SCHEMAS {
+        let ours = median(&format!("p1/{schema}/owlpost"))?;
+        let floor = median(&format!("p1/{schema}/floor"))?;
+        let hedwig = median(&format!("p1/{schema}/hedwig"))?;
+        let python = median(&format!("p1/{schema}/hedwig-python"))?;
+        row("P1 publish", schema, ours, "hedwig crate", hedwig, "≥ 10× faster");
+        row("P1 publish", schema, ours, "floor", floor, "≤ 3× the floor");
+        row("P1 publish", schema, ours, "hedwig-python", python, "");
+        let ours = median(&format!("p2/{schema}/owlpost"))?;
+        let python = median(&format!("p2/{schema}/hedwig-python"))?;
+        row("P2 consume", schema, ours, "hedwig-python", python, "≥ 100× faster");
+    }
+    Ok(())
+}
+
+fn row(goal: &str, schema: &str, ours: f64, peer: &str, theirs: f64, target: &str) {
+    let ratio = if theirs >= ours {
+        format!("{:.1}× faster", theirs / ours)
+    } else {
+        format!("{:.1}× the peer", ours / theirs)
+    };
+    println!("| {goal} | {schema} | {} | {peer} {} | {ratio} | {target} |", time(ours), time(theirs));
+}
+
+fn time(ns: f64) -> String {
+    if ns >= 1000.0 { format!("{:.2} µs", ns / 1000.0) } else { format!("{ns:.0} ns") }
+}
+
+/// The number that follows `key` in `text` (a JSON number, as criterion and the Python
+/// script print them).
+fn number_after(text: &str, key: &str) -> Option<f64> {
+    let rest = text[text.find(key)? + key.len()..].trim_start();
+    let end = rest.find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c))).unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
