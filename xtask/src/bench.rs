@@ -16,8 +16,38 @@ const STEPS: &[crate::Step] = &[
 /// Schemas of the speed benchmarks (`bench/benches/speed.rs`, `bench/hedwig_python.py`).
 const SCHEMAS: [&str; 2] = ["reference", "example"];
 
+/// P4: the code generator on 500 message types, in the dev profile (what a build script
+/// runs in by default) and in release (what `[profile.dev.build-override] opt-level = 3`
+/// gives it).
+const CODEGEN: [(&str, &[&str]); 2] = [
+    ("dev", &["run", "-q", "-p", "owlpost-bench", "--example", "codegen"]),
+    ("release", &["run", "-q", "--release", "-p", "owlpost-bench", "--example", "codegen"]),
+];
+
+/// P5: the peak resident set of a consumer with 1,000 messages in flight.
+const MEMORY: &[&str] = &["run", "-q", "--release", "-p", "owlpost-bench", "--example", "memory"];
+
+/// Runs `cargo <args>` and reads the number its output prints after `key`.
+fn example(args: &[&str], key: &str) -> Result<f64, String> {
+    eprintln!("\n==> cargo {}", args.join(" "));
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(format!("`cargo {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)));
+    }
+    number_after(&text, key).ok_or(format!("`cargo {}` printed {text:?}", args.join(" ")))
+}
+
 pub fn run(root: &Path) -> Result<(), String> {
     crate::cargo_steps(STEPS, &[])?;
+    let mut codegen = Vec::new();
+    for (profile, args) in CODEGEN {
+        codegen.push((profile, example(args, "messages:")?));
+    }
+    let memory = example(MEMORY, "in flight:")?;
     python::HEDWIG.install(root)?;
     eprintln!("\n==> hedwig-python: bench/hedwig_python.py");
     let out = Command::new(python::HEDWIG.python(root))
@@ -56,6 +86,10 @@ pub fn run(root: &Path) -> Result<(), String> {
         let python = median(&format!("p2/{schema}/hedwig-python"))?;
         row("P2 consume", schema, ours, "hedwig-python", python, "≥ 100× faster");
     }
+    for (profile, ms) in codegen {
+        println!("| P4 codegen | 500 messages | {ms:.0} ms ({profile} profile) | | | < 1 s |");
+    }
+    println!("| P5 memory | 1,000 in flight | {memory:.1} MiB peak RSS | | | ≤ 50 MiB |");
     Ok(())
 }
 
@@ -63,7 +97,7 @@ fn row(goal: &str, schema: &str, ours: f64, peer: &str, theirs: f64, target: &st
     let ratio = if theirs >= ours {
         format!("{:.1}× faster", theirs / ours)
     } else {
-        format!("{:.1}× the peer", ours / theirs)
+        format!("{:.1}× the {peer}", ours / theirs)
     };
     println!("| {goal} | {schema} | {} | {peer} {} | {ratio} | {target} |", time(ours), time(theirs));
 }
