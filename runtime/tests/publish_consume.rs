@@ -208,6 +208,48 @@ async fn reserved_headers_are_refused() {
     assert_eq!(broker.stats(QUEUE), stats(0, 0, 0));
 }
 
+/// `UserCreated` claiming to be valid by construction, which it is not (its `user_id` is any
+/// string): what it publishes shows which path skipped the schema walk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+struct Unchecked(UserCreated);
+
+impl Message for Unchecked {
+    const MESSAGE_TYPE: &'static str = "user-created";
+    const MAJOR: u32 = 1;
+    const MINOR: u32 = 1;
+    const DEFAULT_TOPIC: &'static str = TOPIC;
+    const VALID_BY_CONSTRUCTION: bool = true;
+
+    fn schema() -> &'static Schema {
+        &SCHEMA
+    }
+}
+
+#[tokio::test]
+async fn a_type_valid_by_construction_is_published_without_the_schema_walk() {
+    let broker = broker();
+    let publisher = Publisher::new("svc", broker.clone());
+    let published = publisher.publish(Outgoing::new(Unchecked(user("X_1"))).header("request_id", "r-1")).await.unwrap();
+    let wire = broker.source(QUEUE).receive(1).await.unwrap().remove(0).message;
+    assert_eq!(wire.body, br#"{"user_id":"X_1"}"#, "the struct serialized straight to the body");
+    assert_eq!(wire.attributes[attr::ID], published.id);
+    assert_eq!(wire.attributes[attr::SCHEMA], url("1.1"));
+    assert_eq!(wire.attributes["request_id"], "r-1");
+    assert_eq!(wire.attributes[attr::PUBLISHER], "svc");
+    assert!(wire.attributes[attr::TIMESTAMP].parse::<i64>().unwrap() > 0);
+    let reserved = publisher.publish(Outgoing::new(Unchecked(user("U_1"))).header("hedwig_id", "mine")).await;
+    assert!(matches!(reserved, Err(PublishError::ReservedHeader { .. })), "{reserved:?}");
+
+    // Container mode and default headers (computed from the data) take the validating path.
+    let container = Publisher::new("svc", broker.clone()).with_encoding(Encoding::Container);
+    let refused = container.publish(Unchecked(user("X_1"))).await;
+    assert!(matches!(refused, Err(PublishError::Invalid(_))), "{refused:?}");
+    let hooked = Publisher::new("svc", broker.clone()).with_default_headers(|_| BTreeMap::new());
+    let refused = hooked.publish(Unchecked(user("X_1"))).await;
+    assert!(matches!(refused, Err(PublishError::Invalid(_))), "{refused:?}");
+}
+
 fn dynamic(version: Version, data: Value) -> DynamicMessage {
     DynamicMessage { message_type: "user-created".into(), version, data, id: None, headers: BTreeMap::new() }
 }

@@ -28,7 +28,9 @@ pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Whether every value of this type is valid against its major's schema: the code
     /// generator sets it when the Rust type enforces the whole schema (no `pattern`,
     /// `format`, length or bound it cannot express; see the generated impl's doc). A typed
-    /// publish then skips the schema walk and serializes the payload straight to the body.
+    /// publish then skips the schema walk and serializes the payload straight to the body
+    /// (its fields in the struct's order). Leave it `false` in a hand-written impl: one that
+    /// sets it for a type its schema does not fully describe publishes invalid messages.
     const VALID_BY_CONSTRUCTION: bool = false;
 
     /// The compiled schema document this type was generated from.

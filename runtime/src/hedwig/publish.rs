@@ -355,9 +355,6 @@ impl Publisher {
         for (key, value) in extra {
             headers.entry(key).or_insert(value);
         }
-        if let Some(key) = headers.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
-            return Err(PublishError::ReservedHeader { message_type, key: key.clone() });
-        }
         let Some(latest) = schema.latest(&message_type, version.major) else {
             return Err(PublishError::UnknownMessage {
                 message_type,

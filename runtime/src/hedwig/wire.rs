@@ -32,6 +32,9 @@ pub mod attr {
     pub const ENCODING: &str = "hedwig_encoding";
 }
 
+/// The attributes that carry the metadata in attributes mode.
+const METADATA_ATTRIBUTES: [&str; 5] = [attr::FORMAT_VERSION, attr::ID, attr::TIMESTAMP, attr::PUBLISHER, attr::SCHEMA];
+
 /// How metadata is carried on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -140,8 +143,10 @@ pub(crate) fn encode_attributes(metadata: Metadata, body: Vec<u8>) -> WireMessag
         (attr::SCHEMA.to_owned(), schema),
     ];
     // Collected (sorted, then built in bulk) rather than inserted one by one: a third of
-    // the cost. No header is a `hedwig_` name, so nothing collides.
-    WireMessage { body, attributes: headers.into_iter().chain(metadata).collect() }
+    // the cost. A header named like a metadata attribute is left out, so the metadata wins
+    // (`Publisher` refuses every `hedwig_` header before this).
+    let headers = headers.into_iter().filter(|(key, _)| !METADATA_ATTRIBUTES.contains(&key.as_str()));
+    WireMessage { body, attributes: headers.chain(metadata).collect() }
 }
 
 fn to_json(value: &impl Serialize) -> Vec<u8> {
@@ -157,8 +162,7 @@ fn to_json(value: &impl Serialize) -> Vec<u8> {
 pub fn decode(wire: &WireMessage) -> Result<(Metadata, Value), DecodeError> {
     let body = wire.decoded_body(attr::ENCODING).map_err(|reason| DecodeError::Base64 { reason })?;
     let data: Value = serde_json::from_slice(&body).map_err(|e| DecodeError::BodyNotJson { reason: e.to_string() })?;
-    let metadata_attributes = [attr::FORMAT_VERSION, attr::ID, attr::TIMESTAMP, attr::PUBLISHER, attr::SCHEMA];
-    if metadata_attributes.iter().any(|name| wire.attributes.contains_key(*name)) {
+    if METADATA_ATTRIBUTES.iter().any(|name| wire.attributes.contains_key(*name)) {
         decode_attributes(wire, data)
     } else {
         decode_container(wire, data)
