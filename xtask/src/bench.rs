@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::python;
+use crate::{emulators, python};
 
 /// The criterion benchmarks: owlpost's publish and consume paths next to their peers.
 const STEPS: &[crate::Step] = &[
@@ -24,21 +24,31 @@ const CODEGEN: [(&str, &[&str]); 2] = [
     ("release", &["run", "-q", "--release", "-p", "owlpost-bench", "--example", "codegen"]),
 ];
 
+/// P3: messages per second through the emulators, owlpost and hedwig-python.
+const THROUGHPUT: &[&str] =
+    &["run", "-q", "--release", "-p", "owlpost-e2e", "--features", "aws,gcp", "--example", "throughput"];
+
 /// P5: the peak resident set of a consumer with 1,000 messages in flight.
 const MEMORY: &[&str] = &["run", "-q", "--release", "-p", "owlpost-bench", "--example", "memory"];
 
 /// Runs `cargo <args>` and reads the number its output prints after `key`.
 fn example(args: &[&str], key: &str) -> Result<f64, String> {
+    let text = cargo_output(args, &[])?;
+    number_after(&text, key).ok_or(format!("`cargo {}` printed {text:?}", args.join(" ")))
+}
+
+/// What `cargo <args>` prints, with `env` added to its environment.
+fn cargo_output(args: &[&str], env: &[(&str, String)]) -> Result<String, String> {
     eprintln!("\n==> cargo {}", args.join(" "));
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
         return Err(format!("`cargo {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)));
     }
-    number_after(&text, key).ok_or(format!("`cargo {}` printed {text:?}", args.join(" ")))
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 pub fn run(root: &Path) -> Result<(), String> {
@@ -48,6 +58,11 @@ pub fn run(root: &Path) -> Result<(), String> {
         codegen.push((profile, example(args, "messages:")?));
     }
     let memory = example(MEMORY, "in flight:")?;
+    let throughput = {
+        let _emulators = emulators::start(root)?;
+        python::interop(root)?;
+        cargo_output(THROUGHPUT, &emulators::test_env(root))?
+    };
     python::HEDWIG.install(root)?;
     eprintln!("\n==> hedwig-python: bench/hedwig_python.py");
     let out = Command::new(python::HEDWIG.python(root))
@@ -88,6 +103,19 @@ pub fn run(root: &Path) -> Result<(), String> {
     }
     for (profile, ms) in codegen {
         println!("| P4 codegen | 500 messages | {ms:.0} ms ({profile} profile) | | | < 1 s |");
+    }
+    for broker in ["sns-sqs", "pubsub"] {
+        for op in ["publish", "consume"] {
+            let rate = |library: &str| {
+                let key = format!("p3/{broker}/{library}/{op}:");
+                number_after(&throughput, &key).ok_or(format!("the throughput example printed no {key}"))
+            };
+            let (ours, theirs) = (rate("owlpost")?, rate("hedwig-python")?);
+            println!(
+                "| P3 {op} | {broker} | {ours:.0} msg/s | hedwig-python {theirs:.0} msg/s | {:.1}× | ≥ 5× |",
+                ours / theirs
+            );
+        }
     }
     println!("| P5 memory | 1,000 in flight | {memory:.1} MiB peak RSS | | | ≤ 50 MiB |");
     Ok(())
