@@ -14,6 +14,8 @@
 //! the README shows the whole generated API.
 #![deny(missing_docs)]
 
+#[cfg(any(feature = "aws", feature = "gcp"))]
+mod acks;
 #[cfg(feature = "aws")]
 pub mod aws;
 mod backend;

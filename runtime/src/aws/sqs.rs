@@ -10,6 +10,7 @@ use aws_sdk_sqs::types::{
 use serde::Deserialize;
 
 use super::{Aws, MAX_BATCH, sdk_error, secs};
+use crate::acks::{AckGroups, SendGroup};
 use crate::backend::WireMessage;
 use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Requeued, Source};
 
@@ -23,6 +24,8 @@ pub struct SqsSource {
     wait: Duration,
     visibility: Duration,
     dead_letter_url: std::sync::Arc<tokio::sync::OnceCell<String>>,
+    /// Acks go out grouped (`DeleteMessageBatch`): under load one request settles ten.
+    acks: std::sync::Arc<AckGroups>,
 }
 
 impl SqsSource {
@@ -30,6 +33,7 @@ impl SqsSource {
         let client = aws.sqs();
         let url = queue_url(&client, &aws.layout.queue_name(queue)).await?;
         Ok(Self {
+            acks: AckGroups::new(MAX_BATCH, delete_batch(client.clone(), url.clone())),
             client,
             dead_letter_name: aws.layout.dead_letter_queue_name(queue),
             url,
@@ -140,6 +144,40 @@ impl SqsSource {
     }
 }
 
+/// One `DeleteMessageBatch` for a group of receipt handles, a result for each.
+fn delete_batch(client: aws_sdk_sqs::Client, url: String) -> SendGroup {
+    std::sync::Arc::new(move |receipts: Vec<String>| {
+        let (client, url) = (client.clone(), url.clone());
+        Box::pin(async move {
+            let entries = receipts.iter().enumerate().map(|(index, receipt)| {
+                DeleteMessageBatchRequestEntry::builder().id(index.to_string()).receipt_handle(receipt).build()
+            });
+            let entries = match entries.collect::<Result<Vec<_>, _>>() {
+                Ok(entries) => entries,
+                Err(e) => {
+                    return receipts.iter().map(|_| Err(BackendError::Rejected { reason: e.to_string() })).collect();
+                }
+            };
+            let sent = client.delete_message_batch().queue_url(&url).set_entries(Some(entries)).send().await;
+            let output = match sent {
+                Ok(output) => output,
+                Err(e) => {
+                    let error = sdk_error("SQS DeleteMessageBatch", e, || not_found(&url));
+                    return receipts.iter().map(|_| Err(error.clone())).collect();
+                }
+            };
+            let mut results: Vec<Result<(), BackendError>> = receipts.iter().map(|_| Ok(())).collect();
+            for failed in &output.failed {
+                if let Some(slot) = failed.id.parse::<usize>().ok().and_then(|i| results.get_mut(i)) {
+                    let reason = format!("{}: {}", failed.code, failed.message.clone().unwrap_or_default());
+                    *slot = Err(BackendError::Rejected { reason: format!("SQS DeleteMessageBatch: {reason}") });
+                }
+            }
+            results
+        })
+    })
+}
+
 pub(super) async fn queue_url(client: &aws_sdk_sqs::Client, name: &str) -> Result<String, BackendError> {
     let output = client
         .get_queue_url()
@@ -174,17 +212,9 @@ impl Source for SqsSource {
         })
     }
 
+    /// Grouped with the acks that arrive while a request is out (see [`AckGroups`]).
     fn ack<'a>(&'a self, ack_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move {
-            self.client
-                .delete_message()
-                .queue_url(&self.url)
-                .receipt_handle(ack_id)
-                .send()
-                .await
-                .map_err(|e| sdk_error("SQS DeleteMessage", e, || not_found(&self.url)))?;
-            Ok(())
-        })
+        Box::pin(self.acks.ack(ack_id))
     }
 
     fn nack<'a>(&'a self, ack_id: &'a str, delay: Duration) -> BoxFuture<'a, Result<(), BackendError>> {

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::PubSubSink;
 use super::{Gcp, MAX_ACK_DEADLINE, call, deadline_secs, status_error};
+use crate::acks::{AckGroups, SendGroup};
 use crate::backend::WireMessage;
 use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Sink, Source};
 use crate::backoff::Backoff;
@@ -72,6 +73,8 @@ struct Inner {
     tasks: Vec<JoinHandle<()>>,
     /// Where [`Source::dead_letter`] publishes: a publisher and the full topic name.
     dead_letters: Option<(PubSubSink, String)>,
+    /// Per subscription (by index), acks grouped into `Acknowledge` requests.
+    acks: Vec<Arc<AckGroups>>,
 }
 
 /// What the source's tasks and its handle share.
@@ -99,7 +102,7 @@ const KEEPALIVE: Duration = Duration::from_secs(30);
 const RECONNECT: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
 /// A stream that stayed open this long was healthy: the next failure starts the backoff anew.
 const HEALTHY_STREAM: Duration = Duration::from_secs(10);
-/// ModifyAckDeadline takes at most this many ack ids.
+/// ModifyAckDeadline and Acknowledge take at most this many ack ids.
 const MAX_ACK_IDS: usize = 1000;
 
 impl PubSubSource {
@@ -136,7 +139,12 @@ impl PubSubSource {
         tasks.push(tokio::spawn(renew_leases(Arc::downgrade(&shared))));
         let dead_letters = dead_letter_topic.map(|topic| (gcp.sink(), topic));
         let buffer = Mutex::new(buffer);
-        Ok(Self { inner: Arc::new(Inner { shared, buffer, wait: settings.wait, tasks, dead_letters }) })
+        let acks = shared
+            .subscriptions
+            .iter()
+            .map(|subscription| AckGroups::new(MAX_ACK_IDS, acknowledge(shared.client.clone(), subscription.clone())))
+            .collect();
+        Ok(Self { inner: Arc::new(Inner { shared, buffer, wait: settings.wait, tasks, dead_letters, acks }) })
     }
 
     /// The full names of the subscriptions streamed from.
@@ -157,6 +165,21 @@ impl PubSubSource {
         self.inner.shared.forget(ack_id);
         modify_deadlines(&self.inner.shared.client, subscription, vec![id.to_owned()], deadline).await
     }
+}
+
+/// One `Acknowledge` of a group of `subscription`'s ack ids: one result for all of them.
+fn acknowledge(client: SubscriberClient, subscription: String) -> SendGroup {
+    Arc::new(move |ack_ids: Vec<String>| {
+        let (client, subscription) = (client.clone(), subscription.clone());
+        Box::pin(async move {
+            let count = ack_ids.len();
+            let request = AcknowledgeRequest { subscription: subscription.clone(), ack_ids };
+            let result = call("Pub/Sub Acknowledge", client.acknowledge(request, None), || not_found(&subscription))
+                .await
+                .map(drop);
+            vec![result; count]
+        })
+    })
 }
 
 /// `<subscription index>:<Pub/Sub ack id>`.
@@ -222,14 +245,15 @@ impl Source for PubSubSource {
         })
     }
 
+    /// Grouped with the subscription's acks that arrive while a request is out (see
+    /// [`AckGroups`]).
     fn ack<'a>(&'a self, ack_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
-            let (subscription, id) = self.locate(ack_id)?;
+            let invalid = || BackendError::InvalidAckId { ack_id: ack_id.to_owned() };
+            let (index, id) = split_ack_id(ack_id).ok_or_else(invalid)?;
+            let acks = self.inner.acks.get(index).ok_or_else(invalid)?;
             self.inner.shared.forget(ack_id);
-            let request = AcknowledgeRequest { subscription: subscription.to_owned(), ack_ids: vec![id.to_owned()] };
-            let client = &self.inner.shared.client;
-            call("Pub/Sub Acknowledge", client.acknowledge(request, None), || not_found(subscription)).await?;
-            Ok(())
+            acks.ack(id).await
         })
     }
 
