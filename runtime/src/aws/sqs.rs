@@ -212,7 +212,8 @@ impl Source for SqsSource {
         })
     }
 
-    /// Grouped with the acks that arrive while a request is out (see [`AckGroups`]).
+    /// Grouped with the acks that arrive while a request is out: one `DeleteMessageBatch`
+    /// settles up to ten under load; an ack alone goes at once.
     fn ack<'a>(&'a self, ack_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(self.acks.ack(ack_id))
     }

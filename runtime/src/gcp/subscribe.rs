@@ -245,8 +245,8 @@ impl Source for PubSubSource {
         })
     }
 
-    /// Grouped with the subscription's acks that arrive while a request is out (see
-    /// [`AckGroups`]).
+    /// Grouped with the subscription's acks that arrive while a request is out: one
+    /// `Acknowledge` settles many under load; an ack alone goes at once.
     fn ack<'a>(&'a self, ack_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
             let invalid = || BackendError::InvalidAckId { ack_id: ack_id.to_owned() };
