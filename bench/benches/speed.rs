@@ -21,7 +21,7 @@ use std::time::SystemTime;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use owlpost::{Message, Outgoing, ProviderMetadata, Publisher, Received, Router};
-use owlpost_bench::{NoopSink, example, ready, reference};
+use owlpost_bench::{NoopSink, example, ready, reference, wire_of};
 
 const REFERENCE_SCHEMA: &str = include_str!("../../codegen/tests/fixtures/hedwig_reference.json");
 const EXAMPLE_SCHEMA: &str = include_str!("../../schemas/example.json");
@@ -87,7 +87,7 @@ fn paths<M: Message>(c: &mut Criterion, name: &str, payload: impl Fn() -> M, sch
     });
     group.finish();
 
-    let wire = publisher.encode(M::schema(), dynamic(&outgoing())).unwrap();
+    let wire = wire_of(outgoing());
     let mut router = Router::new();
     router.route(|m: Received<M>| async move {
         black_box(m);
@@ -96,17 +96,6 @@ fn paths<M: Message>(c: &mut Criterion, name: &str, payload: impl Fn() -> M, sch
     let mut group = c.benchmark_group(format!("p2/{name}"));
     group.bench_function("owlpost", |b| b.iter(|| ready(router.dispatch(black_box(&wire), provider()))));
     group.finish();
-}
-
-/// The untyped form of a typed message, to encode the wire message the consume side reads.
-fn dynamic<M: owlpost::Message>(message: &Outgoing<M>) -> owlpost::DynamicMessage {
-    owlpost::DynamicMessage {
-        message_type: M::MESSAGE_TYPE.into(),
-        version: M::version(),
-        data: serde_json::to_value(&message.data).unwrap(),
-        id: None,
-        headers: message.headers.clone(),
-    }
 }
 
 criterion_group!(benches, reference_paths, example_paths);

@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use owlpost::{Outgoing, ProviderMetadata, Publisher, Received, Router};
-use owlpost_bench::{NoopSink, example, ready, reference};
+use owlpost_bench::{NoopSink, example, ready, reference, wire_of};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -34,9 +34,7 @@ fn main() {
             }
         }
         "consume" => {
-            let recording = owlpost::testing::Recording::new();
-            ready(example::publish_user_created(&recording.publisher("bench"), outgoing())).unwrap();
-            let (_, wire) = recording.messages().remove(0);
+            let wire = wire_of(outgoing());
             let mut router = Router::new();
             router.route(|m: Received<example::UserCreatedV1>| async move {
                 black_box(m);

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use owlpost::{BackendError, BoxFuture, Sink, WireMessage};
+use owlpost::{BackendError, BoxFuture, Message, Outgoing, Sink, WireMessage};
 
 /// Types and `publish_*` functions generated from `schemas/example.json`.
 pub mod example {
@@ -36,4 +36,11 @@ pub fn ready<F: Future>(future: F) -> F::Output {
         Poll::Ready(output) => output,
         Poll::Pending => panic!("the future waited: the benchmark measures only futures that complete at once"),
     }
+}
+
+/// The wire message a publish of `message` sends: what the consume benchmarks decode.
+pub fn wire_of<M: Message>(message: Outgoing<M>) -> WireMessage {
+    let recording = owlpost::testing::Recording::new();
+    ready(recording.publisher("bench").publish(message)).expect("the benchmark's message publishes");
+    recording.messages().remove(0).1
 }

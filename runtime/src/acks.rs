@@ -53,7 +53,7 @@ impl AckGroups {
             (full, start)
         };
         if let Some(group) = full {
-            tokio::spawn(send(self.send.clone(), group));
+            tokio::spawn(send_group(self.send.clone(), group));
         }
         if start {
             tokio::spawn(self.clone().sender());
@@ -73,16 +73,16 @@ impl AckGroups {
                 let take = state.waiting.len().min(self.max);
                 state.waiting.drain(..take).collect::<Vec<_>>()
             };
-            send(self.send.clone(), group).await;
+            send_group(self.send.clone(), group).await;
         }
     }
 }
 
 /// One request for `group`, and each result to its caller.
-async fn send(send: SendGroup, group: Vec<(String, oneshot::Sender<Result<(), BackendError>>)>) {
+async fn send_group(request: SendGroup, group: Vec<(String, oneshot::Sender<Result<(), BackendError>>)>) {
     let (ids, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
     let count = ids.len();
-    let mut results = send(ids).await;
+    let mut results = request(ids).await;
     results.resize_with(count, || Err(BackendError::Unavailable { reason: "no result for this ack".into() }));
     for (reply, result) in replies.into_iter().zip(results) {
         let _ = reply.send(result);

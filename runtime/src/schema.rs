@@ -531,10 +531,15 @@ impl Schema {
                 file: file.to_owned(),
                 problems: vec![SchemaProblem { pointer: e.schema_path().to_string(), reason: e.to_string() }],
             })?;
+        let fragments: HashMap<String, HashMap<u32, String>> = document
+            .messages
+            .iter()
+            .map(|(t, majors)| (t.clone(), majors.keys().map(|major| (*major, major_fragment(t, *major))).collect()))
+            .collect();
         let mut missing = Vec::new();
         for (message_type, majors) in &document.messages {
             for major in majors.keys() {
-                if validators.get(&major_fragment(message_type, *major)).is_none() {
+                if validators.get(&fragments[message_type][major]).is_none() {
                     missing.push(SchemaProblem {
                         pointer: format!("/schemas/{}/{major}.*", escape_pointer(message_type)),
                         reason: "the validator did not compile this schema".into(),
@@ -553,11 +558,6 @@ impl Schema {
         if !missing.is_empty() {
             return Err(SchemaError { file: file.to_owned(), problems: missing });
         }
-        let fragments = document
-            .messages
-            .iter()
-            .map(|(t, majors)| (t.clone(), majors.keys().map(|major| (*major, major_fragment(t, *major))).collect()))
-            .collect();
         let schema = Self { document, validators, fragments };
         let invalid: Vec<SchemaProblem> =
             schema.document.schedules.values().flat_map(|s| schema.check_schedule(s)).collect();

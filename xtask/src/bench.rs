@@ -40,7 +40,7 @@ fn example(args: &[&str], key: &str) -> Result<f64, String> {
 /// What `cargo <args>` prints, with `env` added to its environment.
 fn cargo_output(args: &[&str], env: &[(&str, String)]) -> Result<String, String> {
     eprintln!("\n==> cargo {}", args.join(" "));
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let out = crate::cargo()
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
@@ -74,8 +74,7 @@ pub fn run(root: &Path) -> Result<(), String> {
         return Err(format!("bench/hedwig_python.py failed: {}", String::from_utf8_lossy(&out.stderr)));
     }
     let python = String::from_utf8_lossy(&out.stdout).into_owned();
-    let criterion =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), Into::into).join("criterion");
+    let criterion = crate::target_dir(root).join("criterion");
     let median = |id: &str| -> Result<f64, String> {
         if id.ends_with("hedwig-python") {
             return number_after(&python, &format!("\"{id}\":")).ok_or(format!("hedwig-python printed no {id}"));

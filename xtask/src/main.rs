@@ -52,7 +52,7 @@ fn ci(root: &Path) -> Result<(), String> {
     python::interop(root)?;
     cargo_steps(TEST, &emulators::test_env(root))?;
     // Built with the test build's features (already compiled), then run as the README does.
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target = target_dir(root);
     let quickstart = target.join("debug/examples/quickstart");
     eprintln!("\n==> {}", quickstart.display());
     let status = Command::new(&quickstart).status().map_err(|e| format!("cannot run {}: {e}", quickstart.display()))?;
@@ -109,7 +109,7 @@ const BLESS: &[Step] = &[
 fn cargo_steps(steps: &[Step], extra_env: &[(&str, String)]) -> Result<(), String> {
     for step in steps {
         eprintln!("\n==> cargo {}", step.args.join(" "));
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        let status = cargo()
             .args(step.args)
             .envs(step.env.iter().copied())
             .envs(extra_env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -120,4 +120,14 @@ fn cargo_steps(steps: &[Step], extra_env: &[(&str, String)]) -> Result<(), Strin
         }
     }
     Ok(())
+}
+
+/// The cargo that runs this task (`$CARGO`), as a command.
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR`, else `target/` in the workspace.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }

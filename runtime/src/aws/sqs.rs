@@ -152,21 +152,17 @@ fn delete_batch(client: aws_sdk_sqs::Client, url: String) -> SendGroup {
             let entries = receipts.iter().enumerate().map(|(index, receipt)| {
                 DeleteMessageBatchRequestEntry::builder().id(index.to_string()).receipt_handle(receipt).build()
             });
+            let all = |result: Result<(), BackendError>| vec![result; receipts.len()];
             let entries = match entries.collect::<Result<Vec<_>, _>>() {
                 Ok(entries) => entries,
-                Err(e) => {
-                    return receipts.iter().map(|_| Err(BackendError::Rejected { reason: e.to_string() })).collect();
-                }
+                Err(e) => return all(Err(BackendError::Rejected { reason: e.to_string() })),
             };
             let sent = client.delete_message_batch().queue_url(&url).set_entries(Some(entries)).send().await;
             let output = match sent {
                 Ok(output) => output,
-                Err(e) => {
-                    let error = sdk_error("SQS DeleteMessageBatch", e, || not_found(&url));
-                    return receipts.iter().map(|_| Err(error.clone())).collect();
-                }
+                Err(e) => return all(Err(sdk_error("SQS DeleteMessageBatch", e, || not_found(&url)))),
             };
-            let mut results: Vec<Result<(), BackendError>> = receipts.iter().map(|_| Ok(())).collect();
+            let mut results = all(Ok(()));
             for failed in &output.failed {
                 if let Some(slot) = failed.id.parse::<usize>().ok().and_then(|i| results.get_mut(i)) {
                     let reason = format!("{}: {}", failed.code, failed.message.clone().unwrap_or_default());

@@ -152,16 +152,16 @@ impl PubSubSource {
         &self.inner.shared.subscriptions
     }
 
-    /// The subscription and Pub/Sub ack id behind a delivery's ack id.
-    fn locate<'a>(&self, ack_id: &'a str) -> Result<(&str, &'a str), BackendError> {
+    /// The subscription (its index and name) and the Pub/Sub ack id behind a delivery's ack id.
+    fn locate<'a>(&self, ack_id: &'a str) -> Result<(usize, &str, &'a str), BackendError> {
         split_ack_id(ack_id)
-            .and_then(|(index, id)| Some((self.inner.shared.subscriptions.get(index)?.as_str(), id)))
+            .and_then(|(index, id)| Some((index, self.inner.shared.subscriptions.get(index)?.as_str(), id)))
             .ok_or_else(|| BackendError::InvalidAckId { ack_id: ack_id.to_owned() })
     }
 
     /// Sets the deadline of one delivery, which the source stops renewing.
     async fn settle_with_deadline(&self, ack_id: &str, deadline: Duration) -> Result<(), BackendError> {
-        let (subscription, id) = self.locate(ack_id)?;
+        let (_, subscription, id) = self.locate(ack_id)?;
         self.inner.shared.forget(ack_id);
         modify_deadlines(&self.inner.shared.client, subscription, vec![id.to_owned()], deadline).await
     }
@@ -249,11 +249,9 @@ impl Source for PubSubSource {
     /// `Acknowledge` settles many under load; an ack alone goes at once.
     fn ack<'a>(&'a self, ack_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
-            let invalid = || BackendError::InvalidAckId { ack_id: ack_id.to_owned() };
-            let (index, id) = split_ack_id(ack_id).ok_or_else(invalid)?;
-            let acks = self.inner.acks.get(index).ok_or_else(invalid)?;
+            let (index, _, id) = self.locate(ack_id)?;
             self.inner.shared.forget(ack_id);
-            acks.ack(id).await
+            self.inner.acks[index].ack(id).await
         })
     }
 
@@ -267,7 +265,7 @@ impl Source for PubSubSource {
     /// renews the lease again only once this extension is about to run out.
     fn extend<'a>(&'a self, ack_id: &'a str, by: Duration) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
-            let (subscription, id) = self.locate(ack_id)?;
+            let (_, subscription, id) = self.locate(ack_id)?;
             modify_deadlines(&self.inner.shared.client, subscription, vec![id.to_owned()], by).await?;
             if let Some(lease) = self.inner.shared.leases().get_mut(ack_id) {
                 lease.expires = Instant::now() + by.min(MAX_ACK_DEADLINE);

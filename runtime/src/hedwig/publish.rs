@@ -189,14 +189,7 @@ impl Publisher {
     /// Validates and publishes a typed message. Generated `publish_<type>()` functions call this.
     pub async fn publish<O: IntoOutgoing>(&self, message: O) -> Result<Published, PublishError> {
         let topic = self.topic_of::<O::Message>().to_owned();
-        let message_type = <O::Message as Message>::MESSAGE_TYPE;
-        let span = publish_span(message_type, &topic);
-        async {
-            let (id, wire) = self.prepare_typed(message)?;
-            self.deliver(message_type.to_owned(), id, wire, topic).await
-        }
-        .instrument(span)
-        .await
+        self.send(<O::Message as Message>::MESSAGE_TYPE, topic, || self.prepare_typed(message)).await
     }
 
     /// Validates and publishes several messages of one type to its topic, using the
@@ -258,41 +251,37 @@ impl Publisher {
     pub async fn publish_dynamic(&self, schema: &Schema, message: DynamicMessage) -> Result<Published, PublishError> {
         let default = default_topic(&message.message_type, message.version.major);
         let topic = self.topic(&message.message_type, message.version.major, &default).to_owned();
-        self.send(schema, message, topic).await
-    }
-
-    async fn send(&self, schema: &Schema, message: DynamicMessage, topic: String) -> Result<Published, PublishError> {
-        let span = publish_span(&message.message_type, &topic);
-        self.send_in_span(schema, message, topic).instrument(span).await
-    }
-
-    async fn send_in_span(
-        &self,
-        schema: &Schema,
-        message: DynamicMessage,
-        topic: String,
-    ) -> Result<Published, PublishError> {
         let message_type = message.message_type.clone();
-        let (id, wire) = self.prepare(schema, message)?;
-        self.deliver(message_type, id, wire, topic).await
+        self.send(&message_type, topic, || self.prepare(schema, message)).await
     }
 
-    /// Sends an encoded message to `topic` (in the publish span).
-    async fn deliver(
+    /// Prepares one message with `prepare` (its id and wire form) and sends it to `topic`,
+    /// both in the publish span.
+    async fn send(
         &self,
-        message_type: String,
-        id: String,
-        wire: WireMessage,
+        message_type: &str,
         topic: String,
+        prepare: impl FnOnce() -> Result<(String, WireMessage), PublishError>,
     ) -> Result<Published, PublishError> {
-        tracing::Span::current().record("id", id.as_str());
-        match self.sink.publish(&topic, &wire).await {
-            Ok(broker_id) => {
-                tracing::debug!(%message_type, %topic, %id, "published");
-                Ok(Published { id, topic, broker_id })
+        let span = publish_span(message_type, &topic);
+        async {
+            let (id, wire) = prepare()?;
+            tracing::Span::current().record("id", id.as_str());
+            match self.sink.publish(&topic, &wire).await {
+                Ok(broker_id) => {
+                    tracing::debug!(%message_type, %topic, %id, "published");
+                    Ok(Published { id, topic, broker_id })
+                }
+                Err(source) => Err(PublishError::Backend {
+                    message_type: message_type.to_owned(),
+                    topic,
+                    message: Box::new(wire),
+                    source,
+                }),
             }
-            Err(source) => Err(PublishError::Backend { message_type, topic, message: Box::new(wire), source }),
         }
+        .instrument(span)
+        .await
     }
 
     /// Checks and encodes a message without sending it.
