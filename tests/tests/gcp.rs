@@ -231,6 +231,30 @@ async fn a_nacked_message_is_redelivered_with_delivery_attempt_two() {
     assert_eq!(recorder.seen.lock().unwrap()[0].1.provider.delivery_attempt(), Some(2));
 }
 
+/// A dropped source closes its streams: the messages published after it was dropped all go
+/// to the next source at once, on their first delivery. (The emulator fails on a stream that
+/// is reset rather than ended, keeps it, and hands it messages that then wait out their lease.)
+#[tokio::test]
+async fn a_dropped_source_closes_its_streams() {
+    let Setup { gcp, plan, source, publisher, .. } = setup(|_| {}).await;
+    // An empty receive waits out `quick()`'s 1 s: the stream is open by then.
+    assert!(source.receive(1).await.unwrap().is_empty());
+    drop(source);
+    for id in 0..10 {
+        publish_user_created(&publisher, user(id)).await.unwrap();
+    }
+    let next = gcp.source(&plan.queue, &plan.consumes, quick()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut attempts = Vec::new();
+    while attempts.len() < 10 && Instant::now() < deadline {
+        for delivery in next.receive(10).await.unwrap() {
+            attempts.push(delivery.provider.delivery_attempt());
+            next.ack(&delivery.ack_id).await.unwrap();
+        }
+    }
+    assert_eq!(attempts, [Some(1); 10], "within 5 s, each on its first delivery");
+}
+
 /// Two messages with a 10 s ack deadline, whose leases the source renews for 12 s at most:
 /// the one extended explicitly by 60 s is not redelivered; the other one outlives its first
 /// ack deadline and comes back only after the renewals stop (so the test can tell).

@@ -23,10 +23,12 @@ mod subscribe;
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use gcloud_gax::conn::{ConnectionOptions, Environment};
 use gcloud_gax::grpc::{Code, Status};
+use gcloud_pubsub::apiv1::conn_pool::ConnectionManager;
 use gcloud_pubsub::apiv1::subscriber_client::SubscriberClient;
 use gcloud_pubsub::client::{Client, ClientConfig};
 
@@ -70,8 +72,13 @@ pub struct Gcp {
     layout: GcpLayout,
     /// Publishing and topic administration.
     client: Client,
-    /// Raw subscriber calls (StreamingPull, Acknowledge, ModifyAckDeadline, subscriptions).
+    /// Raw subscriber calls (Acknowledge, ModifyAckDeadline, subscriptions).
     subscriber: SubscriberClient,
+    /// The connections StreamingPull streams run on. gcloud-pubsub's own `streaming_pull`
+    /// sends keep-alive requests forever, so a stream it opened is never closed from this
+    /// side: a dropped source would leave the server a stream that takes messages and never
+    /// reads them. [`PubSubSource`] opens its streams here, with requests it ends.
+    streams: Arc<ConnectionManager>,
 }
 
 impl fmt::Debug for Gcp {
@@ -108,14 +115,24 @@ impl Gcp {
             },
             ..ClientConfig::default()
         };
-        let client = match tokio::time::timeout(CONNECT_TIMEOUT * 2, Client::new(config)).await {
-            Ok(Ok(client)) => client,
+        let connect = async {
+            let streams = ConnectionManager::new(
+                config.pool_size,
+                &config.endpoint,
+                &config.environment,
+                &config.connection_option,
+            )
+            .await?;
+            Ok::<_, gcloud_pubsub::client::Error>((Client::new(config).await?, streams))
+        };
+        let (client, streams) = match tokio::time::timeout(CONNECT_TIMEOUT * 2, connect).await {
+            Ok(Ok(connected)) => connected,
             Ok(Err(e)) => return Err(unavailable(format!("cannot connect to Pub/Sub: {e}"))),
             Err(_) => return Err(unavailable("cannot connect to Pub/Sub: timed out".into())),
         };
         // gcloud-pubsub hands out its raw subscriber client only through a subscription handle.
         let subscriber = client.subscription("-").get_client();
-        Ok(Self { layout: GcpLayout::new(settings.project_id), client, subscriber })
+        Ok(Self { layout: GcpLayout::new(settings.project_id), client, subscriber, streams: Arc::new(streams) })
     }
 
     /// The project of this handle.

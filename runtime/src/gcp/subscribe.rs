@@ -5,13 +5,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex as SyncMutex, PoisonError};
 use std::time::Duration;
 
+use gcloud_gax::grpc::{Request, Status, Streaming};
+use gcloud_googleapis::pubsub::v1::subscriber_client::SubscriberClient as StreamingClient;
 use gcloud_googleapis::pubsub::v1::{
     AcknowledgeRequest, GetSubscriptionRequest, ModifyAckDeadlineRequest, ReceivedMessage, StreamingPullRequest,
+    StreamingPullResponse,
 };
+use gcloud_pubsub::apiv1::conn_pool::ConnectionManager;
 use gcloud_pubsub::apiv1::subscriber_client::SubscriberClient;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
 
 use super::PubSubSink;
 use super::{Gcp, MAX_ACK_DEADLINE, call, deadline_secs, status_error};
@@ -59,7 +64,9 @@ impl SubscribeSettings {
 /// A source streaming from one or more subscriptions. It renews the lease of every delivery
 /// it has received until the delivery is acked or nacked (or [`SubscribeSettings::max_lease`]
 /// passed), whether it waits in the buffer or is being handled. Clones share the streams,
-/// which stop when the last clone is dropped; deliveries not yet handed out are then nacked.
+/// which are closed when the last clone is dropped (their requests end, and the server ends
+/// them); deliveries not yet handed out, and any that arrive while a stream closes, are then
+/// nacked, so they are redelivered at once.
 #[derive(Clone, Debug)]
 pub struct PubSubSource {
     inner: Arc<Inner>,
@@ -70,7 +77,10 @@ struct Inner {
     shared: Arc<Shared>,
     buffer: Mutex<mpsc::Receiver<Delivery>>,
     wait: Duration,
-    tasks: Vec<JoinHandle<()>>,
+    /// The task renewing leases, aborted with the source.
+    renew: JoinHandle<()>,
+    /// Dropped with the source, which tells the pulling tasks to close their streams.
+    _stop: watch::Sender<()>,
     /// Where [`Source::dead_letter`] publishes: a publisher and the full topic name.
     dead_letters: Option<(PubSubSink, String)>,
     /// Per subscription (by index), acks grouped into `Acknowledge` requests.
@@ -81,6 +91,8 @@ struct Inner {
 #[derive(Debug)]
 struct Shared {
     client: SubscriberClient,
+    /// The connections the streams run on.
+    streams: Arc<ConnectionManager>,
     /// Full subscription names; a delivery's ack id starts with its index here.
     subscriptions: Vec<String>,
     /// Outstanding deliveries by ack id.
@@ -104,6 +116,8 @@ const RECONNECT: Backoff = Backoff::new(Duration::from_millis(100), Duration::fr
 const HEALTHY_STREAM: Duration = Duration::from_secs(10);
 /// ModifyAckDeadline and Acknowledge take at most this many ack ids.
 const MAX_ACK_IDS: usize = 1000;
+/// Pub/Sub's limit on a request or response (10 MiB).
+const MAX_GRPC_MESSAGE: usize = 10 * 1024 * 1024;
 
 impl PubSubSource {
     /// Streams from the subscriptions `ids` of `gcp`'s project (Hedwig names:
@@ -127,16 +141,18 @@ impl PubSubSource {
         }
         let shared = Arc::new(Shared {
             client,
+            streams: gcp.streams.clone(),
             subscriptions,
             leases: SyncMutex::default(),
             stream_error: SyncMutex::default(),
             settings,
         });
         let (sender, buffer) = mpsc::channel(settings.max_outstanding_messages.max(1));
-        let mut tasks: Vec<_> = (0..shared.subscriptions.len())
-            .map(|index| tokio::spawn(pull(shared.clone(), index, sender.clone())))
-            .collect();
-        tasks.push(tokio::spawn(renew_leases(Arc::downgrade(&shared))));
+        let (stop, stopped) = watch::channel(());
+        for index in 0..shared.subscriptions.len() {
+            tokio::spawn(pull(shared.clone(), index, sender.clone(), stopped.clone()));
+        }
+        let renew = tokio::spawn(renew_leases(Arc::downgrade(&shared)));
         let dead_letters = dead_letter_topic.map(|topic| (gcp.sink(), topic));
         let buffer = Mutex::new(buffer);
         let acks = shared
@@ -144,7 +160,8 @@ impl PubSubSource {
             .iter()
             .map(|subscription| AckGroups::new(MAX_ACK_IDS, acknowledge(shared.client.clone(), subscription.clone())))
             .collect();
-        Ok(Self { inner: Arc::new(Inner { shared, buffer, wait: settings.wait, tasks, dead_letters, acks }) })
+        let inner = Inner { shared, buffer, wait: settings.wait, renew, _stop: stop, dead_letters, acks };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// The full names of the subscriptions streamed from.
@@ -291,9 +308,7 @@ impl Source for PubSubSource {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.renew.abort();
         // Hand back what was received but never given out, so it is redelivered at once.
         let mut unclaimed: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         let buffer = self.buffer.get_mut();
@@ -305,20 +320,21 @@ impl Drop for Inner {
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         for (index, ack_ids) in unclaimed {
-            let (client, subscription) = (self.shared.client.clone(), self.shared.subscriptions[index].clone());
-            runtime.spawn(async move { modify_deadlines(&client, &subscription, ack_ids, Duration::ZERO).await });
+            let shared = self.shared.clone();
+            runtime.spawn(async move { hand_back(&shared, index, ack_ids).await });
         }
     }
 }
 
-/// Keeps one subscription's stream open, reopening it with backoff.
-async fn pull(shared: Arc<Shared>, index: usize, buffer: mpsc::Sender<Delivery>) {
+/// Keeps one subscription's stream open, reopening it with backoff, until the source is
+/// dropped (`stopped` then changes) or its buffer closes; then closes the stream.
+async fn pull(shared: Arc<Shared>, index: usize, buffer: mpsc::Sender<Delivery>, mut stopped: watch::Receiver<()>) {
     let subscription = &shared.subscriptions[index];
     let settings = shared.settings;
     let client_id = uuid::Uuid::new_v4().to_string();
     let mut failures = 0u32;
     loop {
-        let request = StreamingPullRequest {
+        let first = StreamingPullRequest {
             subscription: subscription.clone(),
             stream_ack_deadline_seconds: deadline_secs(settings.ack_deadline()),
             client_id: client_id.clone(),
@@ -326,30 +342,27 @@ async fn pull(shared: Arc<Shared>, index: usize, buffer: mpsc::Sender<Delivery>)
             max_outstanding_bytes: settings.max_outstanding_bytes as i64,
             ..Default::default()
         };
-        // No time limit here: a gRPC server may send the response headers only with the
-        // first message. A dead connection is found by HTTP/2 keep-alive (see `Gcp::connect`).
         let opened_at = Instant::now();
-        match shared.client.streaming_pull(request, KEEPALIVE, None).await {
-            Ok(response) => {
+        let (requests, sent) = mpsc::channel(1);
+        let _ = requests.try_send(first);
+        // No time limit on opening: a gRPC server may send the response headers only with
+        // the first message. A dead connection is found by HTTP/2 keep-alive (`Gcp::connect`).
+        let mut opening = std::pin::pin!(open_stream(&shared.streams, subscription, sent));
+        let stream = tokio::select! {
+            stream = &mut opening => stream,
+            _ = stopped.changed() => {
+                drop(requests);
+                if let Ok(Ok(stream)) = tokio::time::timeout(CLOSE_GRACE, opening).await {
+                    close_stream(&shared, index, stream).await;
+                }
+                return;
+            }
+        };
+        match stream {
+            Ok(stream) => {
                 shared.set_stream_error(None);
-                let mut stream = response.into_inner();
-                loop {
-                    match stream.message().await {
-                        Ok(Some(response)) => {
-                            for received in response.received_messages {
-                                let delivery = delivery(&shared, index, received);
-                                if buffer.send(delivery).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(status) => {
-                            let error = status_error("Pub/Sub StreamingPull", &status, || not_found(subscription));
-                            tracing::warn!(%subscription, %error, "stream ended; reopening");
-                            break;
-                        }
-                    }
+                if let Read::Stopped = read(&shared, index, stream, requests, &buffer, &mut stopped).await {
+                    return;
                 }
             }
             Err(status) => {
@@ -362,8 +375,115 @@ async fn pull(shared: Arc<Shared>, index: usize, buffer: mpsc::Sender<Delivery>)
             failures = 0;
         }
         failures = failures.saturating_add(1);
-        tokio::time::sleep(RECONNECT.delay(failures)).await;
+        tokio::select! {
+            () = tokio::time::sleep(RECONNECT.delay(failures)) => {}
+            _ = stopped.changed() => return,
+        }
     }
+}
+
+/// How reading a stream ended.
+enum Read {
+    /// The stream ended or failed: open another.
+    Reopen,
+    /// The source was dropped and the stream closed.
+    Stopped,
+}
+
+/// Hands `stream`'s messages to `buffer`, sending a keep-alive request every [`KEEPALIVE`],
+/// until the stream ends or the source is dropped.
+async fn read(
+    shared: &Shared,
+    index: usize,
+    mut stream: Streaming<StreamingPullResponse>,
+    requests: mpsc::Sender<StreamingPullRequest>,
+    buffer: &mpsc::Sender<Delivery>,
+    stopped: &mut watch::Receiver<()>,
+) -> Read {
+    let subscription = &shared.subscriptions[index];
+    let mut keepalive = tokio::time::interval_at(Instant::now() + KEEPALIVE, KEEPALIVE);
+    'reading: loop {
+        let response = tokio::select! {
+            response = stream.message() => response,
+            _ = keepalive.tick() => {
+                // A full channel means the last keep-alive is still unsent: enough.
+                let _ = requests.try_send(StreamingPullRequest::default());
+                continue;
+            }
+            _ = stopped.changed() => break 'reading,
+        };
+        match response {
+            Ok(Some(response)) => {
+                let mut received = response.received_messages.into_iter();
+                while let Some(message) = received.next() {
+                    if let Err(unsent) = buffer.send(delivery(shared, index, message)).await {
+                        // The source is gone: hand back what it will not take, then close.
+                        shared.forget(&unsent.0.ack_id);
+                        let unsent = split_ack_id(&unsent.0.ack_id).map(|(_, id)| id.to_owned());
+                        hand_back(shared, index, unsent.into_iter().chain(received.map(|m| m.ack_id)).collect()).await;
+                        break 'reading;
+                    }
+                }
+            }
+            Ok(None) => return Read::Reopen,
+            Err(status) => {
+                let error = status_error("Pub/Sub StreamingPull", &status, || not_found(subscription));
+                tracing::warn!(%subscription, %error, "stream ended; reopening");
+                return Read::Reopen;
+            }
+        }
+    }
+    drop(requests);
+    close_stream(shared, index, stream).await;
+    Read::Stopped
+}
+
+/// How long a closing stream may take to end before it is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Closes a stream whose requests have ended: waits (at most [`CLOSE_GRACE`]) for the server
+/// to end it, handing back at once whatever still arrives. A stream ended this way is closed
+/// on both sides; one merely dropped is reset, and the Pub/Sub emulator (0.8.20) fails on the
+/// reset (`NoSuchMethodError` in its log) and keeps the stream, handing it messages that then
+/// wait for their lease to run out.
+async fn close_stream(shared: &Shared, index: usize, mut stream: Streaming<StreamingPullResponse>) {
+    let drain = async {
+        while let Ok(Some(response)) = stream.message().await {
+            let ack_ids = response.received_messages.into_iter().map(|m| m.ack_id).collect();
+            hand_back(shared, index, ack_ids).await;
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
+}
+
+/// Sets the deadline of `ack_ids` (Pub/Sub's) to zero, for redelivery at once.
+async fn hand_back(shared: &Shared, index: usize, ack_ids: Vec<String>) {
+    if ack_ids.is_empty() {
+        return;
+    }
+    let subscription = &shared.subscriptions[index];
+    for chunk in ack_ids.chunks(MAX_ACK_IDS) {
+        if let Err(error) = modify_deadlines(&shared.client, subscription, chunk.to_vec(), Duration::ZERO).await {
+            tracing::warn!(%subscription, %error, "cannot hand back deliveries; they come back when their lease runs out");
+        }
+    }
+}
+
+/// Opens a StreamingPull on `subscription` whose requests are what `requests` receives: the
+/// requests end, and so does the stream, once their sender is dropped.
+async fn open_stream(
+    connections: &ConnectionManager,
+    subscription: &str,
+    requests: mpsc::Receiver<StreamingPullRequest>,
+) -> Result<Streaming<StreamingPullResponse>, Status> {
+    let mut request = Request::new(ReceiverStream::new(requests));
+    if let Ok(params) = format!("subscription={subscription}").parse() {
+        request.metadata_mut().insert("x-goog-request-params", params);
+    }
+    let mut client = StreamingClient::new(connections.conn())
+        .max_decoding_message_size(MAX_GRPC_MESSAGE)
+        .max_encoding_message_size(MAX_GRPC_MESSAGE);
+    client.streaming_pull(request).await.map(|response| response.into_inner())
 }
 
 /// A received message as a delivery, with its lease recorded.
