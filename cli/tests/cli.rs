@@ -278,7 +278,6 @@ fn docs_write_a_catalogue_and_an_asyncapi_document() {
             "user_deleted",
             "user-created-v2",
             "UserCreatedV2",
-            "flowchart LR",
             "ord_000000",
             "Primary e-mail address.",
             "pattern: ^U_[0-9]+$",
@@ -289,10 +288,23 @@ fn docs_write_a_catalogue_and_an_asyncapi_document() {
     }
     assert!(markdown.contains("| `name.given` | string | yes |  | minLength: 1 |"), "{markdown}");
     assert!(html.contains("<td><code>lines[].sku</code></td>"), "{html}");
-    assert!(html.contains("--&gt;"), "mermaid arrows are HTML-escaped");
+    assert!(markdown.contains("```mermaid\nflowchart LR\n"), "{markdown}");
+    // One self-contained page: the diagram is drawn inline, nothing is fetched.
+    assert!(html.contains(r#"<g class="node channel" data-node="topic:user-created-v2">"#), "{html}");
+    assert!(html.contains(r#"data-from="major:user-created-v2" data-to="topic:user-created-v2""#), "{html}");
+    for external in ["<script src", "<link", "@import", "url(http", "cdn"] {
+        assert!(!html.contains(external), "{external} in the page");
+    }
+    // A `$ref` links to its definition, which the page holds; the version history is listed.
+    assert!(html.contains(r##"<a href="#definition-Address-1-0">Address/1.0</a>"##), "{html}");
+    assert!(html.contains(r#"<h3 id="definition-Address-1-0">"#), "{html}");
+    assert!(html.contains(r#"<ol class="versions"><li>1.0</li><li>1.1</li></ol>"#), "{html}");
 
     let asyncapi: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("example.asyncapi.json")).unwrap()).unwrap();
+    let yaml: Value =
+        yaml_serde::from_str(&std::fs::read_to_string(dir.path().join("example.asyncapi.yaml")).unwrap()).unwrap();
+    assert_eq!(yaml, asyncapi, "the YAML document is the JSON one");
     assert_eq!(asyncapi["asyncapi"], "3.0.0");
     assert_eq!(asyncapi["channels"]["user-created-v2"]["address"], "user-created-v2");
     assert_eq!(asyncapi["operations"].as_object().unwrap().len(), 4);
@@ -306,6 +318,121 @@ fn docs_write_a_catalogue_and_an_asyncapi_document() {
     for reference in refs {
         let pointer = reference.strip_prefix('#').unwrap_or_else(|| panic!("non-local $ref {reference}"));
         assert!(asyncapi.pointer(pointer).is_some(), "unresolved $ref {reference}");
+    }
+}
+
+#[test]
+fn docs_draw_the_declared_publishers_and_consumer_queues() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let declared = ["--publisher", "accounts=user-created-v2", "--consumer", "billing=user-created-v2"];
+    let output = owlpost(&[&["docs", "schemas/example.json", "--out", out][..], &declared].concat());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let html = std::fs::read_to_string(dir.path().join("example.html")).unwrap();
+    for (from, to) in [("service:accounts", "topic:user-created-v2"), ("topic:user-created-v2", "queue:billing")] {
+        assert!(html.contains(&format!(r#"data-from="{from}" data-to="{to}""#)), "{from} → {to} missing: {html}");
+    }
+    assert!(!html.contains(r#"data-node="major:user-created-v2""#), "a declared publisher takes the major's place");
+    assert!(html.contains(r#"data-node="major:user-created-v1""#), "the undeclared ones keep theirs");
+
+    let output = owlpost(&["docs", "schemas/example.json", "--out", out, "--consumer", "billing=user-created-v9"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--consumer billing=user-created-v9") && stderr.contains("user-created-v2"), "{stderr}");
+}
+
+/// `cli/tests/catalogue`: the npm packages of the catalogue checks, which `cargo xtask ci`
+/// installs (`npm ci`).
+fn catalogue_checks() -> PathBuf {
+    let dir = root().join("cli/tests/catalogue");
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "{} has no node_modules: `cargo xtask ci` installs them (or `npm ci` there)",
+        dir.display()
+    );
+    dir
+}
+
+/// `node SCRIPT ARGS` in [`catalogue_checks`].
+fn node(script: &str, args: &[&Path]) -> Output {
+    let dir = catalogue_checks();
+    std::process::Command::new("node").current_dir(&dir).arg(script).args(args).output().expect("node runs")
+}
+
+/// Both catalogues written in one run (messages, and tasks for the service queue `billing`).
+fn both_catalogues() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["docs", "schemas/example.json", "schemas/tasks.json", "--queue", "billing", "--publisher"];
+    let output = owlpost(&[&args[..], &["accounts=user-created-v2", "--out", dir.path().to_str().unwrap()]].concat());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    dir
+}
+
+/// The AsyncAPI initiative's own parser (@asyncapi/parser, pinned in
+/// `cli/tests/catalogue/package-lock.json`) finds no error and no warning in any of the
+/// four documents, JSON or YAML. It does report one piece of information: 3.1.0 exists (the
+/// documents are 3.0.0 on purpose; README).
+#[test]
+fn docs_asyncapi_documents_pass_the_asyncapi_parser() {
+    let dir = both_catalogues();
+    let files: Vec<PathBuf> =
+        ["example.asyncapi.json", "example.asyncapi.yaml", "tasks.asyncapi.json", "tasks.asyncapi.yaml"]
+            .iter()
+            .map(|name| dir.path().join(name))
+            .collect();
+    let output = node("validate.mjs", &files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let reports: Vec<Value> = stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(reports.len(), 4, "{stdout}");
+    for report in reports {
+        let codes: Vec<&str> =
+            report["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+        assert_eq!(codes, ["asyncapi-latest-version"], "{report}");
+    }
+}
+
+/// The page works from disk with the network off, in headless Chromium (Debian's, driven by
+/// playwright-core): the diagram is drawn, the filter narrows the index, a `$ref` link lands
+/// on its definition, nothing is fetched and no script fails. Screenshots are kept in
+/// `target/catalogue-screenshots/` for a person to look at.
+#[test]
+fn docs_page_works_offline_in_chromium() {
+    let dir = both_catalogues();
+    let screenshots = root().join("target/catalogue-screenshots");
+    std::fs::create_dir_all(&screenshots).unwrap();
+    let cases = [
+        ("example", "user-created", ["major:order-placed-v1", "service:accounts", "topic:user-created-v2"]),
+        ("tasks", "charge", ["task:billing.tasks.charge_card", "schedule:late-sweep", "worker:billing"]),
+    ];
+    for (stem, filter, expected_nodes) in cases {
+        let page = dir.path().join(format!("{stem}.html"));
+        let screenshot = screenshots.join(format!("{stem}.png"));
+        let output = node("browser.mjs", &[&page, &screenshot, Path::new(filter)]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stem}: {stdout}{}", String::from_utf8_lossy(&output.stderr));
+        let seen: Value = serde_json::from_str(&stdout).unwrap();
+        let nodes: Vec<&str> = seen["nodes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+        for node in expected_nodes {
+            assert!(nodes.contains(&node), "{stem}: no node {node} in {nodes:?}");
+        }
+        let shapes = nodes.len() + seen["edges"].as_array().unwrap().len();
+        assert_eq!(seen["drawn"], shapes, "{stem}: every node and edge is drawn with a size: {seen}");
+        let (before, after) =
+            (seen["entries"]["before"].as_array().unwrap(), seen["entries"]["after"].as_array().unwrap());
+        assert!(!after.is_empty() && after.len() < before.len(), "{stem}: the filter narrows the index: {seen}");
+        assert!(after.iter().all(|e| e.as_str().unwrap().contains(filter)), "{stem}: {seen}");
+        let reference = &seen["ref"];
+        let target = reference["href"].as_str().unwrap().trim_start_matches('#');
+        assert!(target.starts_with("definition-"), "{reference}");
+        assert_eq!(
+            (reference["target"].as_str(), reference["in_view"].as_bool()),
+            (Some(target), Some(true)),
+            "{reference}"
+        );
+        assert_eq!(seen["requests"], serde_json::json!([]), "{stem}: nothing fetched");
+        assert_eq!(seen["errors"], serde_json::json!([]), "{stem}: no script error");
+        assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000, "{stem}: a screenshot");
     }
 }
 
@@ -433,8 +560,25 @@ fn task_catalogue_golden_markdown_and_asyncapi() {
         }
         assert!(!page.contains("not valid"), "an example input failed its schema");
     }
-    assert!(html.contains("<td><code>invoice_id</code></td><td>string (InvoiceId/1.0)</td><td>yes</td>"), "{html}");
-    assert!(html.contains("-- high --&gt; q_high"), "the diagram links a task to its priority's queue");
+    assert!(
+        html.contains(
+            r##"<td><code>invoice_id</code></td><td>string (<a href="#definition-InvoiceId-1-0">InvoiceId/1.0</a>)</td><td>yes</td>"##
+        ),
+        "{html}"
+    );
+    // Dispatchers and schedules → priority queues → the workers.
+    for (from, to) in [
+        ("task:billing.tasks.charge_card", "queue:high"),
+        ("schedule:late-sweep", "queue:bulk"),
+        ("schedule:weekday-reminders", "queue:low"),
+        ("queue:high", "worker:billing"),
+    ] {
+        assert!(html.contains(&format!(r#"data-from="{from}" data-to="{to}""#)), "{from} → {to} missing: {html}");
+    }
+    assert!(
+        html.contains(r##"<a href="#billing-tasks-remind-overdue"><code>billing.tasks.remind_overdue</code></a>"##)
+    );
+    assert!(html.contains("<li>when: <code>every 6 hours</code>, time zone UTC</li>"), "{html}");
 
     let asyncapi: Value = serde_json::from_str(&asyncapi_text).unwrap();
     let channels = asyncapi["channels"].as_object().unwrap();
@@ -445,7 +589,11 @@ fn task_catalogue_golden_markdown_and_asyncapi() {
         "a channel per priority used"
     );
     assert_eq!(asyncapi["channels"]["priority-high"]["address"], "taskhawk-billing-high-priority");
-    assert_eq!(asyncapi["operations"].as_object().unwrap().len(), 4, "a send operation per task");
+    let operations: Vec<&str> = asyncapi["operations"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(operations.len(), 6, "a send operation per task and per schedule: {operations:?}");
+    let sweep = &asyncapi["operations"]["schedule-late-sweep"];
+    assert_eq!(sweep["channel"]["$ref"], "#/channels/priority-bulk");
+    assert_eq!(sweep["x-owlpost-schedule"]["input"], serde_json::json!({"days": 90}));
     // Every example is a valid input of its task, and every reference resolves.
     let schema =
         owlpost::Schema::from_json("tasks.json", &std::fs::read_to_string(root().join("schemas/tasks.json")).unwrap())

@@ -1,7 +1,8 @@
 //! owlpost's development tasks, run as `cargo xtask <task>`:
 //!
 //! * `ci`: everything CI checks: formatting, clippy (warnings are errors), the whole test
-//!   suite with the broker emulators started, the docs, and the README's quickstart.
+//!   suite with the broker emulators started and the catalogue checks' npm packages installed,
+//!   the docs, and the README's quickstart.
 //! * `bless`: rewrites the golden files (generated code of the fixture schemas, the
 //!   expected compiler errors of the compile-fail cases, and the CLI's `check`/`compat`
 //!   transcripts) after an intended change.
@@ -11,10 +12,13 @@
 //! * `interop`: only the interop suite against the reference libraries (hedwig-python in
 //!   `tests/interop/.venv`, taskhawk-python in `tests/interop/taskhawk/.venv`, installed if
 //!   needed), with the emulators started.
+//! * `screenshot`: rewrites README's picture of the catalogue of `schemas/example.json`
+//!   (`owlpost docs`, then headless Chromium).
 //! * `emulators`: starts the broker emulators and keeps them running until Ctrl-C, with
 //!   the environment to export for running backend tests (and the interop suite) by hand.
 
 mod bench;
+mod catalogue;
 mod emulators;
 mod python;
 
@@ -30,9 +34,10 @@ fn main() -> ExitCode {
         Some("interop") => interop(&root),
         Some("emulators") => serve_emulators(&root),
         Some("bench") => bench::run(&root),
+        Some("screenshot") => catalogue::screenshot(&root),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|interop|bless|bench|emulators>\n  ci         format, lint, test (with emulators and the reference libraries), docs, quickstart\n  interop    the interop suite against hedwig-python and taskhawk-python (with emulators)\n  bless      rewrite golden files\n  bench      owlpost against the hedwig crate, the serde_json floor and hedwig-python\n  emulators  run the broker emulators until Ctrl-C"
+                "usage: cargo xtask <ci|interop|bless|bench|screenshot|emulators>\n  ci         format, lint, test (with emulators and the reference libraries), docs, quickstart\n  interop    the interop suite against hedwig-python and taskhawk-python (with emulators)\n  bless      rewrite golden files\n  bench      owlpost against the hedwig crate, the serde_json floor and hedwig-python\n  screenshot rewrite README's picture of the catalogue\n  emulators  run the broker emulators until Ctrl-C"
             );
             return ExitCode::from(2);
         }
@@ -50,6 +55,7 @@ fn ci(root: &Path) -> Result<(), String> {
     cargo_steps(LINT, &[])?;
     let _emulators = emulators::start(root)?;
     python::interop(root)?;
+    catalogue::install(root)?;
     cargo_steps(TEST, &emulators::test_env(root))?;
     // Built with the test build's features (already compiled), then run as the README does.
     let target = target_dir(root);

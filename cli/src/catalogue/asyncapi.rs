@@ -6,7 +6,8 @@
 //! the priority's topic), a `send` operation per task, and a message per task whose
 //! payload is the task's input schema, i.e. the Taskhawk body's `kwargs`: the rest of the
 //! body is the same for every task (TASKHAWK.md §1), as Hedwig's envelope is not part of a
-//! message's payload either.
+//! message's payload either. A schedule is a `send` operation of its own on its priority's
+//! channel, with its cadence, time zone and input under `x-owlpost-schedule`.
 
 use std::collections::BTreeSet;
 
@@ -68,10 +69,18 @@ pub fn document(model: &Model, service: &str) -> Value {
             );
         }
     }
-    let priorities: BTreeSet<Priority> = model.tasks.iter().map(|task| task.priority).collect();
+    let priorities: BTreeSet<Priority> = model
+        .tasks
+        .iter()
+        .map(|task| task.priority)
+        .chain(model.schema.schedules().map(|schedule| schedule.priority))
+        .collect();
     for priority in priorities {
         let names = tasks::QueueNames::new(service, priority);
-        let keys = model.tasks.iter().filter(|t| t.priority == priority).map(|t| key(&t.name));
+        let sent_there = |task: &&owlpost_codegen::model::TaskDef| {
+            task.priority == priority || model.schema.schedules().any(|s| s.priority == priority && s.task == task.name)
+        };
+        let keys = model.tasks.iter().filter(sent_there).map(|t| key(&t.name));
         let refs: Map<String, Value> =
             keys.map(|key| (key.clone(), json!({"$ref": format!("#/components/messages/{key}")}))).collect();
         channels.insert(
@@ -117,6 +126,26 @@ pub fn document(model: &Model, service: &str) -> Value {
                 "messages": [{"$ref": format!("#/channels/{channel}/messages/{key}")}],
             }),
         );
+    }
+    for schedule in model.schema.schedules() {
+        let key = key(&schedule.task);
+        let channel = format!("priority-{}", schedule.priority);
+        let mut operation = json!({
+            "action": "send",
+            "channel": {"$ref": format!("#/channels/{channel}")},
+            "summary": format!("The broker's scheduler dispatches `{}` {}.", schedule.task, schedule.cadence),
+            "messages": [{"$ref": format!("#/channels/{channel}/messages/{key}")}],
+            "x-owlpost-schedule": {
+                "cadence": schedule.cadence.to_string(),
+                "timezone": schedule.time_zone,
+                "input": schedule.input,
+                "headers": schedule.headers,
+            },
+        });
+        if let Some(description) = &schedule.description {
+            operation["description"] = json!(description);
+        }
+        operations.insert(format!("schedule-{}", schedule.name), operation);
     }
     // Definitions keep their JSON Schema draft: each is a multi-format schema object.
     let mut schemas = Map::new();

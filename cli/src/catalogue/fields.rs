@@ -10,9 +10,18 @@ use serde_json::{Map, Value};
 pub struct Field {
     path: String,
     kind: String,
+    /// The definition its `$ref` (or its items' `$ref`) reaches (`UserId/1.0`), if any.
+    definition: String,
+    /// The anchor of that definition on the page.
+    definition_anchor: String,
     required: bool,
     description: String,
     constraints: String,
+}
+
+/// A definition's name as the schema writes it: `/definitions/UserId~11.0` → `UserId/1.0`.
+pub fn definition_name(pointer: &str) -> String {
+    pointer.trim_start_matches("/definitions/").replace("~1", "/").replace("~0", "~")
 }
 
 /// Every field of `schema`, depth first, properties in name order.
@@ -33,18 +42,19 @@ fn walk(document: &Document, schema: &Value, prefix: &str, fields: &mut Vec<Fiel
     for (name, property) in map.get("properties").and_then(Value::as_object).into_iter().flatten() {
         let path = format!("{prefix}{name}");
         let (resolved, definition) = document.follow_refs(property);
-        // The definition reached, named as in the schema (`UserId/1.0`).
-        let definition =
-            definition.map(|pointer| pointer.trim_start_matches("/definitions/").replace("~1", "/").replace("~0", "~"));
         let resolved_map = resolved.as_object().cloned().unwrap_or_default();
+        let items_definition = || resolved_map.get("items").and_then(|items| document.follow_refs(items).1);
+        let definition = definition.or_else(items_definition).map(definition_name).unwrap_or_default();
         let description = text(property, "description").or_else(|| text(resolved, "description")).unwrap_or_default();
-        let mut kind = kind(&resolved_map);
-        if let Some(definition) = definition {
-            kind = format!("{kind} ({definition})");
-        }
         fields.push(Field {
             path: path.clone(),
-            kind,
+            kind: kind(&resolved_map),
+            definition_anchor: if definition.is_empty() {
+                String::new()
+            } else {
+                super::anchor("definition-", &definition)
+            },
+            definition,
             required: required.contains(&name.as_str()),
             description: description.replace('\n', " "),
             constraints: constraints(&resolved_map),
@@ -60,7 +70,8 @@ fn text(schema: &Value, key: &str) -> Option<String> {
     schema.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn kind(map: &Map<String, Value>) -> String {
+/// The JSON type of a schema (`string`, `integer | null`, `array of string`, `enum`, `any`).
+pub fn kind(map: &Map<String, Value>) -> String {
     let base = match map.get("type") {
         Some(Value::String(one)) => one.clone(),
         Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" | "),
@@ -73,7 +84,8 @@ fn kind(map: &Map<String, Value>) -> String {
     }
 }
 
-fn constraints(map: &Map<String, Value>) -> String {
+/// A schema's constraints as one line (`format: email; maxLength: 254`).
+pub fn constraints(map: &Map<String, Value>) -> String {
     let mut out = Vec::new();
     if let Some(values) = map.get("enum").and_then(Value::as_array) {
         out.push(format!("one of {}", values.iter().map(Value::to_string).collect::<Vec<_>>().join(", ")));

@@ -1,13 +1,17 @@
 //! The task part of a catalogue: per task its names, default priority and the broker
 //! names of that priority's queue (from the runtime's Taskhawk naming, as `provision`
-//! creates them), its fields and an example input checked against the schema.
+//! creates them), its fields and an example input checked against the schema; the
+//! schedules; the diagram of dispatchers and schedules → priority queues → workers.
+
+use std::collections::BTreeMap;
 
 use owlpost::taskhawk::{Priority, TaskhawkNaming};
 use owlpost::{ConsumedTopic, Naming};
 use owlpost_codegen::model::{Model, TaskDef};
 use serde::Serialize;
 
-use super::fields;
+use super::diagram::{Graph, Node, Shape};
+use super::{anchor, fields};
 
 /// What the catalogue calls the service queue when `--queue` is not given.
 pub const PLACEHOLDER: &str = "<queue>";
@@ -67,20 +71,32 @@ pub fn example(model: &Model, task: &TaskDef) -> (serde_json::Value, bool) {
     (example, valid)
 }
 
-/// The catalogue's tasks, adding a line per task (task → its priority's topic) to `mermaid`.
-pub fn pages(model: &Model, service: &str, mermaid: &mut Vec<String>) -> Vec<TaskPage> {
+/// One schedule of the catalogue.
+#[derive(Serialize)]
+pub struct SchedulePage {
+    anchor: String,
+    name: String,
+    description: String,
+    task: String,
+    task_anchor: String,
+    /// `cron(0 9 * * 1-5)` or `rate(6 hours)`.
+    cadence: String,
+    time_zone: String,
+    priority: &'static str,
+    input: String,
+    headers: BTreeMap<String, String>,
+}
+
+/// The catalogue's tasks.
+pub fn pages(model: &Model, service: &str) -> Vec<TaskPage> {
     model
         .tasks
         .iter()
         .map(|task| {
             let queue = QueueNames::new(service, task.priority);
-            // Mermaid reads `<…>` in a label as HTML: `#lt;`/`#gt;` are its escapes.
-            let topic = queue.sns_topic.replace('<', "#lt;").replace('>', "#gt;");
-            let (node, priority) = (mermaid.len(), queue.priority);
-            mermaid.push(format!("  t{node}[\"{}\"] -- {priority} --> q_{priority}[[\"{topic}\"]]", task.name));
             let (example, example_valid) = example(model, task);
             TaskPage {
-                anchor: task.name.replace(['.', '_'], "-"),
+                anchor: anchor("", &task.name),
                 name: task.name.clone(),
                 input: task.names.input.clone(),
                 dispatch: task.names.dispatch.clone(),
@@ -96,4 +112,93 @@ pub fn pages(model: &Model, service: &str, mermaid: &mut Vec<String>) -> Vec<Tas
             }
         })
         .collect()
+}
+
+/// The schedules of the task schema, by name.
+pub fn schedules(model: &Model) -> Vec<SchedulePage> {
+    model
+        .schema
+        .schedules()
+        .map(|schedule| SchedulePage {
+            anchor: anchor("schedule-", &schedule.name),
+            name: schedule.name.clone(),
+            description: schedule.description.clone().unwrap_or_default(),
+            task: schedule.task.clone(),
+            task_anchor: anchor("", &schedule.task),
+            cadence: schedule.cadence.to_string(),
+            time_zone: schedule.time_zone.clone(),
+            priority: schedule.priority.as_str(),
+            input: serde_json::to_string_pretty(&schedule.input).unwrap_or_default(),
+            headers: schedule.headers.clone(),
+        })
+        .collect()
+}
+
+/// Dispatchers (each task's `dispatch_…()`) and schedules → the priority queues they send
+/// to (a task's default priority, a schedule's own) → the service's workers, which read all
+/// four queues.
+pub fn graph(model: &Model, tasks: &[TaskPage], schedules: &[SchedulePage], service: &str) -> Graph {
+    let mut graph = Graph::new(&["Dispatchers and schedules", "Priority queues", "Workers"]);
+    let worker = format!("worker:{service}");
+    let queue_of = |graph: &mut Graph, priority: Priority| {
+        let names = QueueNames::new(service, priority);
+        let id = format!("queue:{}", names.priority);
+        let node = Node {
+            id: id.clone(),
+            label: names.priority.into(),
+            detail: Some(names.sns_topic),
+            link: None,
+            shape: Shape::Channel,
+        };
+        graph.node(1, node);
+        id
+    };
+    // The queues first, most urgent on top, so the edges cross less.
+    let used = |p: &Priority| {
+        model.tasks.iter().any(|t| t.priority == *p) || model.schema.schedules().any(|s| s.priority == *p)
+    };
+    for &priority in Priority::ALL.iter().filter(|p| used(p)) {
+        queue_of(&mut graph, priority);
+    }
+    for (task, page) in model.tasks.iter().zip(tasks) {
+        let id = format!("task:{}", task.name);
+        let node = Node {
+            id: id.clone(),
+            label: task.name.clone(),
+            detail: Some(format!("{}()", page.dispatch)),
+            link: Some(page.anchor.clone()),
+            shape: Shape::Actor,
+        };
+        graph.node(0, node);
+        let queue = queue_of(&mut graph, task.priority);
+        graph.edge(&id, &queue);
+    }
+    for (schedule, page) in model.schema.schedules().zip(schedules) {
+        let id = format!("schedule:{}", schedule.name);
+        let node = Node {
+            id: id.clone(),
+            label: schedule.name.clone(),
+            detail: Some(page.cadence.clone()),
+            link: Some(page.anchor.clone()),
+            shape: Shape::Schedule,
+        };
+        graph.node(0, node);
+        let queue = queue_of(&mut graph, schedule.priority);
+        graph.edge(&id, &queue);
+    }
+    let queues: Vec<String> = Priority::ALL.iter().map(|p| format!("queue:{}", p.as_str())).collect();
+    graph.node(
+        2,
+        Node {
+            id: worker.clone(),
+            label: format!("workers of {service}"),
+            detail: Some("taskhawk::sources(…)".into()),
+            link: None,
+            shape: Shape::Actor,
+        },
+    );
+    for queue in &queues {
+        graph.edge(queue, &worker);
+    }
+    graph
 }
