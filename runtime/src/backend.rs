@@ -83,6 +83,23 @@ pub struct WireMessage {
 impl WireMessage {
     /// The body as sent: base64-decoded (with or without line breaks, as hedwig-python wraps
     /// it at 76 characters) when the attribute `encoding_attribute` says `base64`.
+    /// The message inside SNS's JSON envelope, which is the body of an SQS message from a
+    /// subscription without raw delivery (and what an AWS Lambda SQS event carries): its
+    /// `Message`, and its `MessageAttributes` of type `String`. `None` when `body` is not
+    /// such a `Notification`.
+    pub fn from_sns_notification(body: &str) -> Option<WireMessage> {
+        let notification = serde_json::from_str::<SnsNotification>(body).ok()?;
+        (notification.kind == "Notification").then(|| WireMessage {
+            body: notification.message.into_bytes(),
+            attributes: notification
+                .message_attributes
+                .into_iter()
+                .filter(|(_, a)| a.kind == "String")
+                .map(|(k, a)| (k, a.value))
+                .collect(),
+        })
+    }
+
     pub(crate) fn decoded_body(&self, encoding_attribute: &str) -> Result<std::borrow::Cow<'_, [u8]>, String> {
         use base64::Engine;
         if self.attributes.get(encoding_attribute).is_none_or(|e| e != "base64") {
@@ -92,6 +109,25 @@ impl WireMessage {
         let decoded = base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| e.to_string())?;
         Ok(std::borrow::Cow::Owned(decoded))
     }
+}
+
+/// SNS's envelope of a message delivered without raw delivery.
+#[derive(serde::Deserialize)]
+struct SnsNotification {
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(rename = "Message")]
+    message: String,
+    #[serde(rename = "MessageAttributes", default)]
+    message_attributes: BTreeMap<String, SnsAttribute>,
+}
+
+#[derive(serde::Deserialize)]
+struct SnsAttribute {
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(rename = "Value")]
+    value: String,
 }
 
 /// One received message, not yet acknowledged.

@@ -7,7 +7,6 @@ use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, Message, MessageAttributeValue, MessageSystemAttributeName,
     SendMessageBatchRequestEntry,
 };
-use serde::Deserialize;
 
 use super::{Aws, MAX_BATCH, sdk_error, secs};
 use crate::acks::{AckGroups, SendGroup};
@@ -269,20 +268,12 @@ pub(super) fn attributes(
 /// An SQS message as a delivery: string attributes, or, for a subscription without raw
 /// delivery, the `Message` and `MessageAttributes` of SNS's JSON envelope.
 fn delivery(message: Message, lease: Duration) -> Delivery {
-    let mut body = message.body.unwrap_or_default();
-    let mut attributes = string_attributes(message.message_attributes.unwrap_or_default());
-    if attributes.is_empty()
-        && let Ok(notification) = serde_json::from_str::<SnsNotification>(&body)
-        && notification.kind == "Notification"
-    {
-        body = notification.message;
-        attributes = notification
-            .message_attributes
-            .into_iter()
-            .filter(|(_, a)| a.kind == "String")
-            .map(|(k, a)| (k, a.value))
-            .collect();
-    }
+    let body = message.body.unwrap_or_default();
+    let attributes = string_attributes(message.message_attributes.unwrap_or_default());
+    let wire = match attributes.is_empty().then(|| WireMessage::from_sns_notification(&body)).flatten() {
+        Some(unwrapped) => unwrapped,
+        None => WireMessage { body: body.into_bytes(), attributes },
+    };
     let system = message.attributes.unwrap_or_default();
     let number = |name: MessageSystemAttributeName| system.get(&name).and_then(|v| v.parse::<i64>().ok());
     let provider = ProviderMetadata::Aws {
@@ -293,7 +284,7 @@ fn delivery(message: Message, lease: Duration) -> Delivery {
     };
     Delivery {
         ack_id: message.receipt_handle.unwrap_or_default(),
-        message: WireMessage { body: body.into_bytes(), attributes },
+        message: wire,
         provider,
         lease: Some(lease),
         origin: None,
@@ -302,25 +293,6 @@ fn delivery(message: Message, lease: Duration) -> Delivery {
 
 fn string_attributes(attributes: std::collections::HashMap<String, MessageAttributeValue>) -> BTreeMap<String, String> {
     attributes.into_iter().filter_map(|(k, v)| Some((k, v.string_value?))).collect()
-}
-
-/// SNS's envelope of a message delivered without raw delivery.
-#[derive(Deserialize)]
-struct SnsNotification {
-    #[serde(rename = "Type")]
-    kind: String,
-    #[serde(rename = "Message")]
-    message: String,
-    #[serde(rename = "MessageAttributes", default)]
-    message_attributes: BTreeMap<String, SnsAttribute>,
-}
-
-#[derive(Deserialize)]
-struct SnsAttribute {
-    #[serde(rename = "Type")]
-    kind: String,
-    #[serde(rename = "Value")]
-    value: String,
 }
 
 #[cfg(test)]
