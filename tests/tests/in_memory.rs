@@ -241,6 +241,100 @@ async fn malformed_messages_are_rejected() {
     assert!(matches!(error, ConsumeError::Decode(owlpost::wire::DecodeError::MissingAttribute { name: "hedwig_id" })));
 }
 
+/// Hostile deliveries, one per row: each is a typed rejection, dead-lettered as it came, and
+/// no handler runs; nothing panics.
+#[tokio::test]
+async fn hostile_deliveries_are_typed_rejections_and_dead_lettered() {
+    use owlpost::wire::DecodeError;
+    let url = format!("{ROOT}#/schemas/user-created/1.0");
+    let valid = json!({"user_id": "U_1", "email": "a@example.com", "plan": "free"}).to_string();
+    let with = |name: &str, value: &str| {
+        let mut message = raw(&url, &valid);
+        message.attributes.insert(name.to_owned(), value.to_owned());
+        message
+    };
+    let container =
+        |body: serde_json::Value| WireMessage { body: body.to_string().into_bytes(), attributes: Default::default() };
+    let container_body = json!({
+        "format_version": "1.0", "schema": url, "id": "9b2b4b1e-3c53-4d6a-9e8e-1f2a3b4c5d6e",
+        "metadata": {"timestamp": 1, "publisher": "p", "headers": {}}, "data": {"user_id": "U_1"},
+    });
+    let container_with = |pointer: &str, value: serde_json::Value| {
+        let mut body = container_body.clone();
+        *body.pointer_mut(pointer).unwrap() = value;
+        container(body)
+    };
+    let mut thousand = with(owlpost::wire::attr::TIMESTAMP, "soon");
+    thousand.attributes.extend((0..1000).map(|i| (format!("h{i}"), "v".repeat(100))));
+    let huge_email = json!({"user_id": "U_1", "email": "a".repeat(10_000_000), "plan": "free"}).to_string();
+    let deep = format!("{{\"user_id\": {}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    type Expected = fn(&ConsumeError) -> bool;
+    let cases: Vec<(&str, WireMessage, Expected)> = vec![
+        ("a 10 MB field", raw(&url, &huge_email), |e| matches!(e, ConsumeError::Invalid(i) if i.pointer == "/email")),
+        ("nesting 100,000 deep", raw(&url, &deep), |e| {
+            matches!(e, ConsumeError::Decode(DecodeError::BodyNotJson { .. }))
+        }),
+        ("a body that is not UTF-8", WireMessage { body: b"{\"user_id\": \"\xff\"}".to_vec(), ..raw(&url, "") }, |e| {
+            matches!(e, ConsumeError::Decode(DecodeError::BodyNotJson { .. }))
+        }),
+        ("1,000 attributes and a bad timestamp", thousand, |e| {
+            matches!(e, ConsumeError::Decode(DecodeError::Timestamp { .. }))
+        }),
+        ("format version 2.0", with(owlpost::wire::attr::FORMAT_VERSION, "2.0"), |e| {
+            matches!(e, ConsumeError::Decode(DecodeError::FormatVersion { .. }))
+        }),
+        ("a fractional timestamp", with(owlpost::wire::attr::TIMESTAMP, "1.5"), |e| {
+            matches!(e, ConsumeError::Decode(DecodeError::Timestamp { .. }))
+        }),
+        ("an empty timestamp", with(owlpost::wire::attr::TIMESTAMP, ""), |e| {
+            matches!(e, ConsumeError::Decode(DecodeError::Timestamp { .. }))
+        }),
+        ("a schema URL that is not one", with(owlpost::wire::attr::SCHEMA, "user-created"), |e| {
+            matches!(e, ConsumeError::SchemaUrl { .. })
+        }),
+        ("base64 that is not", with(owlpost::wire::attr::ENCODING, "base64"), |e| {
+            matches!(e, ConsumeError::Decode(DecodeError::Base64 { .. }))
+        }),
+        (
+            "data of the wrong type",
+            raw(&url, "[1, 2]"),
+            |e| matches!(e, ConsumeError::Invalid(i) if i.pointer.is_empty()),
+        ),
+        ("a container whose id is a number", container_with("/id", json!(7)), |e| container_pointer(e) == Some("/id")),
+        ("a container whose schema is a list", container_with("/schema", json!([])), |e| {
+            container_pointer(e) == Some("/schema")
+        }),
+        ("a container whose format version is a number", container_with("/format_version", json!(1.0)), |e| {
+            container_pointer(e) == Some("/format_version")
+        }),
+        ("a container whose timestamp is text", container_with("/metadata/timestamp", json!("now")), |e| {
+            container_pointer(e) == Some("/metadata")
+        }),
+        ("a container whose publisher is null", container_with("/metadata/publisher", json!(null)), |e| {
+            container_pointer(e) == Some("/metadata")
+        }),
+        ("a container whose headers are not strings", container_with("/metadata/headers", json!({"a": 1})), |e| {
+            container_pointer(e) == Some("/metadata")
+        }),
+        ("a container whose data is a list", container_with("/data", json!([])), |e| {
+            container_pointer(e) == Some("/data")
+        }),
+        ("a container that is a list", container(json!([container_body])), |e| container_pointer(e) == Some("")),
+    ];
+    for (case, message, expected) in cases {
+        let error = rejected(message).await;
+        assert!(expected(&error), "{case}: {error:?}");
+    }
+}
+
+/// The pointer of a rejection for a container body with a missing or mistyped field.
+fn container_pointer(error: &ConsumeError) -> Option<&str> {
+    match error {
+        ConsumeError::Decode(owlpost::wire::DecodeError::Container { pointer, .. }) => Some(pointer),
+        _ => None,
+    }
+}
+
 /// The consumer suite's fixture: a broker with `user-created-v1` feeding queue `q`.
 struct Memory {
     broker: MemoryBroker,
