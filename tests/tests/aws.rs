@@ -319,3 +319,45 @@ impl support::task_suite::TaskFixture for SqsTasks {
 }
 
 task_suite!(SqsTasks);
+
+/// No credential reaches a log line or an error message: with the AWS credentials of the
+/// environment (`cargo xtask ci` sets a distinctive secret key and session token), a
+/// publish, a consume and two failures, with every event of owlpost and of the AWS SDK
+/// captured as text at TRACE level, never show the secret key or the session token.
+#[test]
+fn credentials_never_reach_logs_or_errors() {
+    let secrets: Vec<String> = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
+        .iter()
+        .map(|name| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set (cargo xtask ci sets it)")))
+        .collect();
+    assert!(secrets.iter().all(|s| s.len() >= 16), "distinctive values, which no log line has by chance");
+    let captured = support::Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    // A runtime on this thread only, so that every event reaches this thread's subscriber.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let errors = {
+        let _default = tracing_subscriber::util::SubscriberInitExt::set_default(subscriber);
+        runtime.block_on(async {
+            let s = setup(|_| {}).await;
+            publish_user_created(&s.publisher, user(1)).await.unwrap();
+            let recorder = Recorder::default();
+            drain(&consumer(&s.queue, &recorder), &recorder, 1).await;
+            let missing = Publisher::new("aws-e2e", s.aws.sink()).with_route("user-created", 1, unique("missing"));
+            let publish = publish_user_created(&missing, user(2)).await.unwrap_err();
+            let source = s.aws.source(&unique("MISSING")).await.unwrap_err();
+            [format!("{publish} {publish:?}"), format!("{source} {source:?}")]
+        })
+    };
+    let log = captured.text();
+    assert!(log.contains("TRACE") && log.contains("aws_smithy"), "the SDK's TRACE events were captured");
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a log line holds a credential");
+        for error in &errors {
+            assert!(!error.contains(secret.as_str()), "an error holds a credential: {error}");
+        }
+    }
+}

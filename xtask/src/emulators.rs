@@ -24,7 +24,9 @@ pub fn test_env(root: &Path) -> Vec<(&'static str, String)> {
             ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{AWS_PORT}")),
             ("AWS_REGION", "us-east-1".into()),
             ("AWS_ACCESS_KEY_ID", "test".into()),
-            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            // Distinctive, so the aws suite can tell that no log line or error holds them.
+            ("AWS_SECRET_ACCESS_KEY", "owlpost-test-secret-key-5c1e9b7a".into()),
+            ("AWS_SESSION_TOKEN", "owlpost-test-session-token-93d0f4e2".into()),
             ("OWLPOST_TEST_AWS_ACCOUNT", "000000000000".into()),
             ("PUBSUB_EMULATOR_HOST", format!("127.0.0.1:{PUBSUB_PORT}")),
             ("OWLPOST_TEST_GCP_PROJECT", "owlpost-test".into()),
