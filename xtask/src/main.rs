@@ -2,7 +2,8 @@
 //!
 //! * `ci`: everything CI checks: formatting, clippy (warnings are errors), the whole test
 //!   suite with the broker emulators started and the catalogue checks' npm packages installed,
-//!   the docs, and the README's quickstart.
+//!   the docs, the README's quickstart, the load suite with small counts, and every fuzz
+//!   target for 15 s.
 //! * `bless`: rewrites the golden files (generated code of the fixture schemas, the
 //!   expected compiler errors of the compile-fail cases, and the CLI's `check`/`compat`
 //!   transcripts) after an intended change.
@@ -12,6 +13,10 @@
 //! * `interop`: only the interop suite against the reference libraries (hedwig-python in
 //!   `tests/interop/.venv`, taskhawk-python in `tests/interop/taskhawk/.venv`, installed if
 //!   needed), with the emulators started.
+//! * `load`: the load suite (`tests/examples/load.rs`, release build) with the emulators
+//!   started: 100,000 messages through the in-memory broker, 20,000 through each emulator.
+//! * `fuzz [SECONDS] [TARGET...]`: the fuzz targets (cargo-fuzz, nightly; default all) for
+//!   SECONDS each (default 60).
 //! * `screenshot`: rewrites README's picture of the catalogue of `schemas/example.json`
 //!   (`owlpost docs`, then headless Chromium).
 //! * `emulators`: starts the broker emulators and keeps them running until Ctrl-C, with
@@ -20,6 +25,7 @@
 mod bench;
 mod catalogue;
 mod emulators;
+mod fuzz;
 mod python;
 
 use std::path::{Path, PathBuf};
@@ -35,9 +41,18 @@ fn main() -> ExitCode {
         Some("emulators") => serve_emulators(&root),
         Some("bench") => bench::run(&root),
         Some("screenshot") => catalogue::screenshot(&root),
+        Some("load") => load(&root),
+        Some("fuzz") => {
+            let targets: Vec<String> = std::env::args().skip(3).collect();
+            match std::env::args().nth(2).map(|s| s.parse::<u64>()) {
+                None => fuzz::run(&root, 60, &[]),
+                Some(Ok(seconds)) => fuzz::run(&root, seconds, &targets),
+                Some(Err(_)) => Err("usage: cargo xtask fuzz [SECONDS] [TARGET...]".into()),
+            }
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|interop|bless|bench|screenshot|emulators>\n  ci         format, lint, test (with emulators and the reference libraries), docs, quickstart\n  interop    the interop suite against hedwig-python and taskhawk-python (with emulators)\n  bless      rewrite golden files\n  bench      owlpost against the hedwig crate, the serde_json floor and hedwig-python\n  screenshot rewrite README's picture of the catalogue\n  emulators  run the broker emulators until Ctrl-C"
+                "usage: cargo xtask <ci|interop|bless|bench|load|fuzz|screenshot|emulators>\n  ci         format, lint, test (with emulators and the reference libraries), docs, quickstart\n  interop    the interop suite against hedwig-python and taskhawk-python (with emulators)\n  bless      rewrite golden files\n  bench      owlpost against the hedwig crate, the serde_json floor and hedwig-python\n  load       the load suite: 100,000 messages in memory, 20,000 per emulator\n  fuzz [S] [T..] the fuzz targets (default all) for S seconds each (default 60; nightly)\n  screenshot rewrite README's picture of the catalogue\n  emulators  run the broker emulators until Ctrl-C"
             );
             return ExitCode::from(2);
         }
@@ -62,7 +77,25 @@ fn ci(root: &Path) -> Result<(), String> {
     let quickstart = target.join("debug/examples/quickstart");
     eprintln!("\n==> {}", quickstart.display());
     let status = Command::new(&quickstart).status().map_err(|e| format!("cannot run {}: {e}", quickstart.display()))?;
-    if status.success() { Ok(()) } else { Err(format!("the quickstart failed ({status})")) }
+    if !status.success() {
+        return Err(format!("the quickstart failed ({status})"));
+    }
+    // The load suite with CI's counts, then every fuzz target for a short, fixed time.
+    let load = target.join("debug/examples/load");
+    eprintln!("\n==> {}", load.display());
+    let counts = [("OWLPOST_LOAD_MEMORY", "10000".to_owned()), ("OWLPOST_LOAD_EMULATORS", "2000".to_owned())];
+    python::run(Command::new(&load).envs(emulators::test_env(root)).envs(counts))?;
+    fuzz::run(root, CI_FUZZ_SECONDS, &[])
+}
+
+/// How long CI runs each fuzz target.
+const CI_FUZZ_SECONDS: u64 = 15;
+
+fn load(root: &Path) -> Result<(), String> {
+    let _emulators = emulators::start(root)?;
+    let args = ["run", "--release", "-p", "owlpost-e2e", "--features", "aws,gcp", "--example", "load"];
+    eprintln!("\n==> cargo {}", args.join(" "));
+    python::run(cargo().args(args).envs(emulators::test_env(root)))
 }
 
 fn interop(root: &Path) -> Result<(), String> {
