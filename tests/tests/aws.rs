@@ -361,3 +361,182 @@ fn credentials_never_reach_logs_or_errors() {
         }
     }
 }
+
+/// A ministack of the test's own on a free port, keeping its state in `state` across a
+/// stop and a start (as a real broker keeps its queues and messages); killed when dropped.
+struct OwnMinistack {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl OwnMinistack {
+    fn start(port: u16, state: &std::path::Path) -> Self {
+        let ministack = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/ministack");
+        let child = std::process::Command::new(ministack)
+            .env("BIND_HOST", "127.0.0.1")
+            .env("GATEWAY_PORT", port.to_string())
+            .env("SERVICES", "sqs,sns")
+            .env("PERSIST_STATE", "1")
+            .env("STATE_DIR", state)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {ministack} (cargo xtask ci installs it): {e}"));
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !Self::healthy(port) {
+            assert!(Instant::now() < deadline, "ministack on {endpoint} did not start");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Self { child, endpoint }
+    }
+
+    /// Stops it as an operator would (SIGTERM): it saves its state and exits.
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success(), "kill -TERM {pid}");
+        let _ = self.child.wait();
+    }
+
+    fn healthy(port: u16) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+        let mut response = [0u8; 16];
+        write!(stream, "GET /_ministack/health HTTP/1.0\r\n\r\n").is_ok()
+            && stream.read(&mut response).is_ok_and(|n| String::from_utf8_lossy(&response[..n]).contains(" 200"))
+    }
+}
+
+impl Drop for OwnMinistack {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The broker stops under a running consumer and comes back: the consumer reports the
+/// outage (its health counts the failed receives), backs off, reconnects and handles what
+/// is published after the restart, each message once; nothing is acknowledged that was not
+/// handled.
+#[tokio::test]
+async fn a_consumer_rides_out_a_broker_restart() {
+    aws_account();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let state = std::env::temp_dir().join(unique("ministack-state"));
+    let mut broker = Some(OwnMinistack::start(port, &state));
+    let endpoint_url = broker.as_ref().map(|b| b.endpoint.clone());
+    let aws = Aws::load(AwsSettings { account_id: aws_account(), endpoint_url, region: None }).await;
+    let topic = unique("t");
+    let mut plan = Provisioning::new(unique("Q"));
+    plan.consumes.push(ConsumedTopic::new(&topic));
+    aws.provision(&plan).await.unwrap();
+    let publisher = Publisher::new("aws-e2e", aws.sink()).with_route("user-created", 1, topic.clone());
+    let queue = aws.source(&plan.queue).await.unwrap().with_wait_time(Duration::from_secs(1));
+    let recorder = Recorder::default();
+    let consumer = consumer(&queue, &recorder);
+    for id in 0..3 {
+        publish_user_created(&publisher, user(id)).await.unwrap();
+    }
+    let handled = |n: usize| {
+        let recorder = recorder.clone();
+        move || recorder.seen.lock().unwrap().len() >= n
+    };
+    let mut restarted = None;
+    let outage = async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !handled(3)() {
+            assert!(Instant::now() < deadline, "the first three were not handled");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        broker.take().unwrap().stop();
+        while consumer.health().consecutive_receive_errors < 2 {
+            assert!(Instant::now() < deadline, "the outage was never reported");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        restarted = Some(OwnMinistack::start(port, &state));
+        for id in 3..6 {
+            publish_user_created(&publisher, user(id)).await.unwrap();
+        }
+        while !handled(6)() {
+            assert!(Instant::now() < deadline, "nothing handled after the restart: {:?}", consumer.health());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    consumer.run_until(outage).await.expect("the consumer rode out the outage");
+    assert!(broker.is_none() && restarted.is_some());
+    let mut ids: Vec<String> = recorder.seen.lock().unwrap().iter().map(|(id, _)| id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, ["U_0", "U_1", "U_2", "U_3", "U_4", "U_5"], "each handled once");
+    assert_eq!(consumer.health().acked, 6, "acknowledged: the handled ones, no other");
+    drop(restarted);
+    let _ = std::fs::remove_dir_all(state);
+}
+
+/// A consumer process killed (SIGKILL) with handlers in flight: the messages it had not
+/// acknowledged come back when their lease runs out, and a second consumer handles them.
+/// Every message is handled; the ones handled twice (the first consumer finished them but
+/// its acknowledgement did not go out) are counted and printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_messages_of_a_killed_consumer_come_back_after_their_lease() {
+    use std::collections::HashSet;
+    use tokio::io::AsyncBufReadExt;
+    let lease = Duration::from_secs(3);
+    let s = setup(|plan| plan.lease = Some(lease)).await;
+    let mut published = HashSet::new();
+    for id in 0..20 {
+        published.insert(publish_user_created(&s.publisher, user(id)).await.unwrap().id);
+    }
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_fault-consumer"))
+        .args([s.name.as_str(), "1500"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut started, mut finished) = (HashSet::new(), HashSet::new());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // Killed once some of its handlers finished and others are still running.
+    while finished.len() < 4 || started.len() - finished.len() < 4 {
+        assert!(Instant::now() < deadline, "the consumer process stalled: {started:?} {finished:?}");
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap();
+        match line.as_deref().and_then(|l| l.split_once(' ')) {
+            Some(("started", id)) => started.insert(id.to_owned()),
+            Some(("handled", id)) => finished.insert(id.to_owned()),
+            _ => panic!("the consumer process ended: {line:?}"),
+        };
+    }
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let in_flight: HashSet<String> = started.difference(&finished).cloned().collect();
+
+    let recorder = Recorder::default();
+    let second = consumer(&s.queue, &recorder);
+    let ids = |recorder: &Recorder| -> HashSet<String> {
+        recorder.seen.lock().unwrap().iter().map(|(_, m)| m.metadata.id.clone()).collect()
+    };
+    let everything = published.clone();
+    let all_handled =
+        |recorder: &Recorder| everything.iter().all(|id| finished.contains(id) || ids(recorder).contains(id));
+    while !all_handled(&recorder) {
+        assert!(Instant::now() < deadline, "not every message was handled within 60 s");
+        second.poll().await.unwrap();
+    }
+    // Long enough for a late redelivery to show.
+    let quiet = Instant::now() + lease + Duration::from_secs(1);
+    while Instant::now() < quiet {
+        second.poll().await.unwrap();
+    }
+    let handled_second = ids(&recorder);
+    assert!(in_flight.is_subset(&handled_second), "every message in flight at the kill came back");
+    assert!(handled_second.iter().chain(&finished).all(|id| published.contains(id)), "nothing unexpected");
+    let twice = finished.intersection(&handled_second).count();
+    let handled = recorder.seen.lock().unwrap().len();
+    assert_eq!(handled, handled_second.len(), "the second consumer handled each once");
+    println!(
+        "killed with {} in flight and {} finished: {} handled by the second consumer, {twice} of them twice in all",
+        in_flight.len(),
+        finished.len(),
+        handled_second.len()
+    );
+}

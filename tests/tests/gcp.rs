@@ -496,6 +496,57 @@ async fn the_source_reconnects_after_the_broker_restarts() {
     drop(broker);
 }
 
+/// The emulator is killed in the middle of a stream of publishes: every publish returns,
+/// within bounded time, either its id or a retryable error that hands back the very message
+/// it was sending; after a restart, those messages published again as they were are all
+/// delivered. (What the emulator had accepted before it died died with it: it keeps nothing.)
+#[tokio::test]
+async fn publishes_during_an_outage_hand_back_their_messages_and_publishing_resumes() {
+    pubsub_emulator();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut broker = Some(OwnEmulator::start(port));
+    let host = broker.as_ref().map(|b| b.host.clone());
+    let gcp = Gcp::connect(GcpSettings { project_id: gcp_project(), emulator_host: host }).await.unwrap();
+    let mut plan = Provisioning::new(unique("q"));
+    plan.consumes.push(ConsumedTopic::new(unique("t")));
+    gcp.provision(&plan).await.unwrap();
+    let topic = plan.consumes[0].topic.clone();
+    let publisher = Publisher::new("gcp-e2e", gcp.sink()).with_route("user-created", 1, &topic);
+    let (mut published, mut handed_back) = (Vec::new(), Vec::new());
+    for n in 0..16u32 {
+        if n == 6 {
+            broker = None;
+        }
+        let id = format!("m-{n}");
+        let started = Instant::now();
+        match publish_user_created(&publisher, Outgoing::new(user(n)).id(&id)).await {
+            Ok(sent) => published.push(sent.id),
+            Err(PublishError::Backend { message, source, .. }) => {
+                assert!(source.is_retryable(), "{source:?}");
+                assert_eq!(message.attributes.get("hedwig_id"), Some(&id), "the error hands back its own message");
+                handed_back.push(*message);
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "publish {n} took {:?}", started.elapsed());
+    }
+    let back: Vec<String> = handed_back.iter().map(|m| m.attributes["hedwig_id"].clone()).collect();
+    assert_eq!(published, (0..6).map(|n| format!("m-{n}")).collect::<Vec<_>>(), "before the outage");
+    assert_eq!(back, (6..16).map(|n| format!("m-{n}")).collect::<Vec<_>>(), "during it, each handed back");
+
+    assert!(broker.is_none());
+    let _restarted = OwnEmulator::start(port);
+    gcp.provision(&plan).await.unwrap();
+    let source = gcp.source(&plan.queue, &plan.consumes, quick()).await.unwrap();
+    for message in &handed_back {
+        gcp.sink().publish(&topic, message).await.expect("publishing resumes");
+    }
+    let mut delivered = support::collect(&source, back.len()).await;
+    let mut ids: Vec<String> = delivered.drain(..).map(|m| m.attributes["hedwig_id"].clone()).collect();
+    ids.sort_by_key(|id| id[2..].parse::<u32>().unwrap());
+    assert_eq!(ids, back, "every handed-back message, published again, is delivered");
+}
+
 /// The consumer suite's fixture: a provisioned queue on a fresh topic, streamed from with
 /// the ack deadline `lease`.
 struct PubSub {
