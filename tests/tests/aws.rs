@@ -6,13 +6,14 @@ mod support;
 #[path = "aws/schedules.rs"]
 mod schedules;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use owlpost::aws::{Aws, AwsSettings, SnsSink, SqsSource};
 use owlpost::taskhawk::{Priority, TaskhawkNaming};
 use owlpost::{
-    BackendError, Broker, ConsumedTopic, Outgoing, ProviderMetadata, Provisioning, PublishError, Publisher, Sink,
-    Source, WireMessage,
+    BackendError, Broker, ConsumedTopic, Consumer, ConsumerSettings, Outgoing, ProviderMetadata, Provisioning,
+    PublishError, Publisher, Received, Router, Sink, Source, WireMessage,
 };
 use owlpost_e2e::messages::*;
 use support::{Recorder, aws_account, consumer, drain, dynamic, receive_one, unique, user};
@@ -538,5 +539,124 @@ async fn the_messages_of_a_killed_consumer_come_back_after_their_lease() {
         in_flight.len(),
         finished.len(),
         handled_second.len()
+    );
+}
+
+/// A TCP proxy of the test's own on loopback, to the emulator: forwards both ways until
+/// stalled, then holds every byte (the connection stays open, nothing crosses) until
+/// resumed, as a network that blackholes traffic for a while.
+struct StallingProxy {
+    address: String,
+    stalled: tokio::sync::watch::Sender<bool>,
+}
+
+impl StallingProxy {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let (stalled, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else { continue };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::spawn(Self::pipe(client_read, server_write, watch.clone()));
+                tokio::spawn(Self::pipe(server_read, client_write, watch.clone()));
+            }
+        });
+        Self { address, stalled }
+    }
+
+    async fn pipe(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        mut stalled: tokio::sync::watch::Receiver<bool>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            if stalled.wait_for(|stalled| !stalled).await.is_err() {
+                return;
+            }
+            let Ok(n @ 1..) = from.read(&mut buffer).await else { return };
+            // Bytes read just before a stall wait for the resume too.
+            if stalled.wait_for(|stalled| !stalled).await.is_err() || to.write_all(&buffer[..n]).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn stall(&self, stalled: bool) {
+        self.stalled.send_replace(stalled);
+    }
+}
+
+/// The network between consumer and broker stalls for 35 s, longer than the 3 s lease and
+/// than the SDK's 30 s attempt timeout (`Aws::load`), while handlers are in flight: their
+/// acknowledgements cannot go out, their leases run out, and after the resume the broker
+/// hands the messages out again; the consumer runs on through it (the SDK retries a timed
+/// out attempt, so the consumer may never see an error). Nothing is lost; the double
+/// deliveries are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_network_loses_nothing() {
+    use std::collections::HashSet;
+    let emulator = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let proxy = StallingProxy::start(emulator.trim_start_matches("http://").to_owned()).await;
+    let settings = AwsSettings { account_id: aws_account(), endpoint_url: Some(proxy.address.clone()), region: None };
+    let aws = Aws::load(settings).await;
+    let topic = unique("t");
+    let mut plan = Provisioning::new(unique("Q"));
+    plan.consumes.push(ConsumedTopic::new(&topic));
+    plan.lease = Some(Duration::from_secs(3));
+    aws.provision(&plan).await.unwrap();
+    let publisher = Publisher::new("aws-e2e", aws.sink()).with_route("user-created", 1, topic.clone());
+    let mut published = HashSet::new();
+    for id in 0..6 {
+        published.insert(publish_user_created(&publisher, user(id)).await.unwrap().id);
+    }
+    let queue = aws.source(&plan.queue).await.unwrap().with_wait_time(Duration::from_secs(1));
+    let (started, handled) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+    let mut router = Router::new();
+    let (on_start, on_end) = (started.clone(), handled.clone());
+    router.route(move |message: Received<UserCreatedV1>| {
+        let (on_start, on_end) = (on_start.clone(), on_end.clone());
+        async move {
+            on_start.lock().unwrap().push(message.metadata.id.clone());
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            on_end.lock().unwrap().push(message.metadata.id);
+            Ok(())
+        }
+    });
+    let consumer =
+        Consumer::new(queue, router).with_settings(ConsumerSettings { max_in_flight: 2, ..Default::default() });
+    let scenario = async {
+        let deadline = Instant::now() + Duration::from_secs(150);
+        while handled.lock().unwrap().len() < 2 || started.lock().unwrap().len() <= handled.lock().unwrap().len() {
+            assert!(Instant::now() < deadline, "no handler in flight before the stall");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        proxy.stall(true);
+        tokio::time::sleep(Duration::from_secs(35)).await;
+        proxy.stall(false);
+        while !published.iter().all(|id| handled.lock().unwrap().contains(id)) {
+            assert!(
+                Instant::now() < deadline,
+                "not every message was handled after the resume: {:?}",
+                consumer.health()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    consumer.run_until(scenario).await.expect("the consumer ran through the stall");
+    let handled = handled.lock().unwrap().clone();
+    assert!(handled.iter().all(|id| published.contains(id)), "nothing unexpected");
+    let distinct: HashSet<&String> = handled.iter().collect();
+    assert_eq!(distinct.len(), published.len(), "every message handled");
+    println!(
+        "stalled 35 s with handlers in flight: {} messages handled {} times ({} double deliveries); receive errors seen: {}",
+        published.len(),
+        handled.len(),
+        handled.len() - published.len(),
+        consumer.health().consecutive_receive_errors
     );
 }
