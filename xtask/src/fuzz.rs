@@ -17,7 +17,16 @@ const TARGETS: [&str; 4] = ["delivery", "schema", "compat", "validate"];
 /// libFuzzer's limits: an input of at most 64 KiB, 10 s per input (a hang), 2 GiB of memory.
 const LIMITS: [&str; 3] = ["-max_len=65536", "-timeout=10", "-rss_limit_mb=2048"];
 
-pub fn run(root: &Path, seconds: u64, only: &[String]) -> Result<(), String> {
+/// How the targets are built.
+#[derive(Clone, Copy)]
+pub enum Build {
+    /// Optimized, with debug assertions: for long runs.
+    Release,
+    /// Unoptimized and without debug info: builds in about half the time, for CI's short runs.
+    Quick,
+}
+
+pub fn run(root: &Path, seconds: u64, only: &[String], build: Build) -> Result<(), String> {
     if let Some(unknown) = only.iter().find(|t| !TARGETS.contains(&t.as_str())) {
         return Err(format!("no fuzz target {unknown}; the targets: {}", TARGETS.join(", ")));
     }
@@ -32,9 +41,21 @@ pub fn run(root: &Path, seconds: u64, only: &[String]) -> Result<(), String> {
         }
         seeds.retain(|dir| dir.is_dir());
         eprintln!("\n==> fuzz {target} for {seconds} s");
-        let output = Command::new("cargo")
-            .current_dir(root)
-            .args(["+nightly", "fuzz", "run", "--fuzz-dir", "fuzz/libfuzzer", "--sanitizer", "none", target])
+        let mut command = Command::new("cargo");
+        command.current_dir(root).args([
+            "+nightly",
+            "fuzz",
+            "run",
+            "--fuzz-dir",
+            "fuzz/libfuzzer",
+            "--sanitizer",
+            "none",
+        ]);
+        if let Build::Quick = build {
+            command.arg("--dev").env("CARGO_PROFILE_DEV_DEBUG", "0");
+        }
+        let output = command
+            .arg(target)
             .arg(&corpus)
             .args(&seeds)
             .arg("--")

@@ -45,8 +45,8 @@ fn main() -> ExitCode {
         Some("fuzz") => {
             let targets: Vec<String> = std::env::args().skip(3).collect();
             match std::env::args().nth(2).map(|s| s.parse::<u64>()) {
-                None => fuzz::run(&root, 60, &[]),
-                Some(Ok(seconds)) => fuzz::run(&root, seconds, &targets),
+                None => fuzz::run(&root, 60, &[], fuzz::Build::Release),
+                Some(Ok(seconds)) => fuzz::run(&root, seconds, &targets, fuzz::Build::Release),
                 Some(Err(_)) => Err("usage: cargo xtask fuzz [SECONDS] [TARGET...]".into()),
             }
         }
@@ -85,7 +85,7 @@ fn ci(root: &Path) -> Result<(), String> {
     eprintln!("\n==> {}", load.display());
     let counts = [("OWLPOST_LOAD_MEMORY", "10000".to_owned()), ("OWLPOST_LOAD_EMULATORS", "2000".to_owned())];
     python::run(Command::new(&load).envs(emulators::test_env(root)).envs(counts))?;
-    fuzz::run(root, CI_FUZZ_SECONDS, &[])
+    fuzz::run(root, CI_FUZZ_SECONDS, &[], fuzz::Build::Quick)
 }
 
 /// How long CI runs each fuzz target.
