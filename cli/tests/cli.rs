@@ -341,6 +341,29 @@ fn docs_draw_the_declared_publishers_and_consumer_queues() {
     assert!(stderr.contains("--consumer billing=user-created-v9") && stderr.contains("user-created-v2"), "{stderr}");
 }
 
+/// Every in-page link of every catalogue page lands on an element of the page, including a
+/// `$ref` that is not to a definition (`naming.json` refers to another message's schema),
+/// and the AsyncAPI links are relative and percent-encoded.
+#[test]
+fn docs_links_all_land_on_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let files = ["schemas/example.json", "schemas/tasks.json", "codegen/tests/fixtures/naming.json"];
+    let output = owlpost(&[&["docs"][..], &files, &["--out", out]].concat());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    for stem in ["example", "tasks", "naming"] {
+        let html = std::fs::read_to_string(dir.path().join(format!("{stem}.html"))).unwrap();
+        let links: Vec<&str> = html.split("href=\"#").skip(1).filter_map(|rest| rest.split('"').next()).collect();
+        assert!(links.len() > 5, "{stem}: {links:?}");
+        for link in links {
+            assert!(html.contains(&format!("id=\"{link}\"")), "{stem}: #{link} lands nowhere");
+        }
+        assert!(html.contains(&format!("href=\"./{stem}.asyncapi.json\"")), "{stem}");
+    }
+    let naming = std::fs::read_to_string(dir.path().join("naming.html")).unwrap();
+    assert!(naming.contains("(/schemas/trip_created/1.*)"), "a $ref outside definitions is named, not linked");
+}
+
 /// `cli/tests/catalogue`: the npm packages of the catalogue checks, which `cargo xtask ci`
 /// installs (`npm ci`).
 fn catalogue_checks() -> PathBuf {
@@ -576,7 +599,9 @@ fn task_catalogue_golden_markdown_and_asyncapi() {
         assert!(html.contains(&format!(r#"data-from="{from}" data-to="{to}""#)), "{from} → {to} missing: {html}");
     }
     assert!(
-        html.contains(r##"<a href="#billing-tasks-remind-overdue"><code>billing.tasks.remind_overdue</code></a>"##)
+        html.contains(
+            r##"<a href="#task-billing-tasks-remind-overdue"><code>billing.tasks.remind_overdue</code></a>"##
+        )
     );
     assert!(html.contains("<li>when: <code>every 6 hours</code>, time zone UTC</li>"), "{html}");
 

@@ -81,8 +81,6 @@ pub struct WireMessage {
 }
 
 impl WireMessage {
-    /// The body as sent: base64-decoded (with or without line breaks, as hedwig-python wraps
-    /// it at 76 characters) when the attribute `encoding_attribute` says `base64`.
     /// The message inside SNS's JSON envelope, which is the body of an SQS message from a
     /// subscription without raw delivery (and what an AWS Lambda SQS event carries): its
     /// `Message`, and its `MessageAttributes` of type `String`. `None` when `body` is not
@@ -100,6 +98,8 @@ impl WireMessage {
         })
     }
 
+    /// The body as sent: base64-decoded (with or without line breaks, as hedwig-python wraps
+    /// it at 76 characters) when the attribute `encoding_attribute` says `base64`.
     pub(crate) fn decoded_body(&self, encoding_attribute: &str) -> Result<std::borrow::Cow<'_, [u8]>, String> {
         use base64::Engine;
         if self.attributes.get(encoding_attribute).is_none_or(|e| e != "base64") {

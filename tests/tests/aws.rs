@@ -403,6 +403,7 @@ impl OwnMinistack {
     fn healthy(port: u16) -> bool {
         use std::io::{Read, Write};
         let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
         let mut response = [0u8; 16];
         write!(stream, "GET /_ministack/health HTTP/1.0\r\n\r\n").is_ok()
             && stream.read(&mut response).is_ok_and(|n| String::from_utf8_lossy(&response[..n]).contains(" 200"))
@@ -450,12 +451,15 @@ async fn a_consumer_rides_out_a_broker_restart() {
             assert!(Instant::now() < deadline, "the first three were not handled");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        broker.take().unwrap().stop();
+        // Off the runtime: the consumer keeps running while the broker stops and starts.
+        let stopping = broker.take().unwrap();
+        tokio::task::spawn_blocking(move || stopping.stop()).await.unwrap();
         while consumer.health().consecutive_receive_errors < 2 {
             assert!(Instant::now() < deadline, "the outage was never reported");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        restarted = Some(OwnMinistack::start(port, &state));
+        let state = state.clone();
+        restarted = Some(tokio::task::spawn_blocking(move || OwnMinistack::start(port, &state)).await.unwrap());
         for id in 3..6 {
             publish_user_created(&publisher, user(id)).await.unwrap();
         }

@@ -231,9 +231,10 @@ async fn a_nacked_message_is_redelivered_with_delivery_attempt_two() {
     assert_eq!(recorder.seen.lock().unwrap()[0].1.provider.delivery_attempt(), Some(2));
 }
 
-/// A dropped source closes its streams: the messages published after it was dropped all go
-/// to the next source at once, on their first delivery. (The emulator fails on a stream that
-/// is reset rather than ended, keeps it, and hands it messages that then wait out their lease.)
+/// A dropped source closes its streams: the messages published after it was dropped all
+/// reach the next source within seconds, not after their 60 s lease. (The emulator fails on
+/// a stream that is reset rather than ended, keeps it, and hands it messages that then wait
+/// out their lease; one that arrives at a stream still closing is handed back at once.)
 #[tokio::test]
 async fn a_dropped_source_closes_its_streams() {
     let Setup { gcp, plan, source, publisher, .. } = setup(|_| {}).await;
@@ -245,14 +246,14 @@ async fn a_dropped_source_closes_its_streams() {
     }
     let next = gcp.source(&plan.queue, &plan.consumes, quick()).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    let mut attempts = Vec::new();
-    while attempts.len() < 10 && Instant::now() < deadline {
+    let mut ids = std::collections::BTreeSet::new();
+    while ids.len() < 10 && Instant::now() < deadline {
         for delivery in next.receive(10).await.unwrap() {
-            attempts.push(delivery.provider.delivery_attempt());
+            ids.insert(delivery.message.attributes["hedwig_id"].clone());
             next.ack(&delivery.ack_id).await.unwrap();
         }
     }
-    assert_eq!(attempts, [Some(1); 10], "within 5 s, each on its first delivery");
+    assert_eq!(ids.len(), 10, "all 10 within 5 s");
 }
 
 /// Two messages with a 10 s ack deadline, whose leases the source renews for 12 s at most:

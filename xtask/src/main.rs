@@ -43,12 +43,15 @@ fn main() -> ExitCode {
         Some("screenshot") => catalogue::screenshot(&root),
         Some("load") => load(&root),
         Some("fuzz") => {
-            let targets: Vec<String> = std::env::args().skip(3).collect();
-            match std::env::args().nth(2).map(|s| s.parse::<u64>()) {
-                None => fuzz::run(&root, 60, &[], fuzz::Build::Release),
-                Some(Ok(seconds)) => fuzz::run(&root, seconds, &targets, fuzz::Build::Release),
-                Some(Err(_)) => Err("usage: cargo xtask fuzz [SECONDS] [TARGET...]".into()),
-            }
+            let mut args: Vec<String> = std::env::args().skip(2).collect();
+            let seconds = match args.first().map(|s| s.parse::<u64>()) {
+                Some(Ok(seconds)) => {
+                    args.remove(0);
+                    seconds
+                }
+                _ => 60,
+            };
+            fuzz::run(&root, seconds, &args, fuzz::Build::Release)
         }
         _ => {
             eprintln!(

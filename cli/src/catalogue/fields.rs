@@ -10,18 +10,29 @@ use serde_json::{Map, Value};
 pub struct Field {
     path: String,
     kind: String,
-    /// The definition its `$ref` (or its items' `$ref`) reaches (`UserId/1.0`), if any.
+    /// What its `$ref` (or its items' `$ref`) reaches, as the schema names it (`UserId/1.0`,
+    /// `/schemas/trip_created/1.*`), if anything.
     definition: String,
-    /// The anchor of that definition on the page.
+    /// The anchor of the definition that holds it on the page; empty for a `$ref` outside
+    /// `definitions`.
     definition_anchor: String,
     required: bool,
     description: String,
     constraints: String,
 }
 
-/// A definition's name as the schema writes it: `/definitions/UserId~11.0` → `UserId/1.0`.
+/// A definition's name as the schema writes it: `/definitions/UserId/1.0` → `UserId/1.0`
+/// (any other pointer is left as it is).
 pub fn definition_name(pointer: &str) -> String {
-    pointer.trim_start_matches("/definitions/").replace("~1", "/").replace("~0", "~")
+    let name = pointer.strip_prefix("/definitions/").unwrap_or(pointer);
+    name.split('/').map(|token| token.replace("~1", "/").replace("~0", "~")).collect::<Vec<_>>().join("/")
+}
+
+/// The anchor of the definition (`/definitions/<name>/<version>`) that `pointer` reaches into.
+fn definition_anchor(pointer: &str) -> Option<String> {
+    let mut tokens = pointer.strip_prefix("/definitions/")?.splitn(3, '/');
+    let (name, version) = (tokens.next()?, tokens.next()?);
+    Some(super::anchor("definition-", &definition_name(&format!("/definitions/{name}/{version}"))))
 }
 
 /// Every field of `schema`, depth first, properties in name order.
@@ -44,16 +55,13 @@ fn walk(document: &Document, schema: &Value, prefix: &str, fields: &mut Vec<Fiel
         let (resolved, definition) = document.follow_refs(property);
         let resolved_map = resolved.as_object().cloned().unwrap_or_default();
         let items_definition = || resolved_map.get("items").and_then(|items| document.follow_refs(items).1);
-        let definition = definition.or_else(items_definition).map(definition_name).unwrap_or_default();
+        let reached = definition.or_else(items_definition);
+        let definition = reached.map(definition_name).unwrap_or_default();
         let description = text(property, "description").or_else(|| text(resolved, "description")).unwrap_or_default();
         fields.push(Field {
             path: path.clone(),
             kind: kind(&resolved_map),
-            definition_anchor: if definition.is_empty() {
-                String::new()
-            } else {
-                super::anchor("definition-", &definition)
-            },
+            definition_anchor: reached.and_then(definition_anchor).unwrap_or_default(),
             definition,
             required: required.contains(&name.as_str()),
             description: description.replace('\n', " "),

@@ -62,6 +62,9 @@ struct Page {
     description: String,
     asyncapi: String,
     asyncapi_yaml: String,
+    /// Links to them, relative and percent-encoded (a file name is not a URL).
+    asyncapi_href: String,
+    asyncapi_yaml_href: String,
     svg: String,
     mermaid: String,
     messages: Vec<MessagePage>,
@@ -106,8 +109,9 @@ struct DefinitionPage {
     fields: Vec<fields::Field>,
 }
 
-/// The id of an element of the page: `prefix` and `name`, with every character that is not
-/// a letter or a digit as `-`.
+/// The id of an element of the page: `prefix` (each kind of entry has its own, so no entry
+/// takes a fixed id such as `filter`) and `name`, with every character that is not an ASCII
+/// letter or digit as `-`.
 pub fn anchor(prefix: &str, name: &str) -> String {
     let name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     format!("{prefix}{name}")
@@ -176,7 +180,7 @@ fn page(model: &Model, stem: &str, service: &str, args: &Args) -> Page {
                     let example = owlpost_codegen::example::payload(document, &major.schema);
                     let example_valid = model.schema.validate(&message.message_type, major.latest, &example).is_ok();
                     MajorPage {
-                        anchor: anchor("", &format!("{}-v{}", message.message_type, major.major)),
+                        anchor: anchor("message-", &format!("{}-v{}", message.message_type, major.major)),
                         major: major.major,
                         latest: major.latest.to_string(),
                         versions: versions(&major.schema),
@@ -208,6 +212,8 @@ fn page(model: &Model, stem: &str, service: &str, args: &Args) -> Page {
         description: model.description.clone().unwrap_or_default(),
         asyncapi: format!("{stem}.asyncapi.json"),
         asyncapi_yaml: format!("{stem}.asyncapi.yaml"),
+        asyncapi_href: href(&format!("{stem}.asyncapi.json")),
+        asyncapi_yaml_href: href(&format!("{stem}.asyncapi.yaml")),
         svg: graph.svg(),
         mermaid: graph.mermaid(),
         messages,
@@ -243,7 +249,7 @@ fn message_graph(model: &Model, pages: &[MessagePage], args: &Args) -> Graph {
                 graph.edge(&id, &topic);
             }
             if declared.is_empty() {
-                let id = format!("major:{}", major_page.anchor);
+                let id = format!("major:{}", major_page.anchor.trim_start_matches("message-"));
                 let label = format!("{} {}.*", message.message_type, major.major);
                 let detail = Some(format!("{}()", message.names.publish));
                 graph.node(0, Node { id: id.clone(), label, detail, link: link.clone(), shape: Shape::Actor });
@@ -282,6 +288,20 @@ fn definition_page(model: &Model, definition: &Definition) -> DefinitionPage {
         fields: fields::list(model.schema.document(), &definition.schema),
         name,
     }
+}
+
+/// A relative link to the file `name` next to the page: `./` and the name with every byte
+/// that is not unreserved in a URL percent-encoded.
+fn href(name: &str) -> String {
+    let mut link = String::from("./");
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            link.push(char::from(byte));
+        } else {
+            link.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    link
 }
 
 /// `x-versions` as written, or only `x-version`.

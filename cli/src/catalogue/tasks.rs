@@ -96,7 +96,7 @@ pub fn pages(model: &Model, service: &str) -> Vec<TaskPage> {
             let queue = QueueNames::new(service, task.priority);
             let (example, example_valid) = example(model, task);
             TaskPage {
-                anchor: anchor("", &task.name),
+                anchor: anchor("task-", &task.name),
                 name: task.name.clone(),
                 input: task.names.input.clone(),
                 dispatch: task.names.dispatch.clone(),
@@ -124,7 +124,7 @@ pub fn schedules(model: &Model) -> Vec<SchedulePage> {
             name: schedule.name.clone(),
             description: schedule.description.clone().unwrap_or_default(),
             task: schedule.task.clone(),
-            task_anchor: anchor("", &schedule.task),
+            task_anchor: anchor("task-", &schedule.task),
             cadence: schedule.cadence.to_string(),
             time_zone: schedule.time_zone.clone(),
             priority: schedule.priority.as_str(),
