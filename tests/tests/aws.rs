@@ -363,58 +363,17 @@ fn credentials_never_reach_logs_or_errors() {
     }
 }
 
-/// A ministack of the test's own on a free port, keeping its state in `state` across a
-/// stop and a start (as a real broker keeps its queues and messages); killed when dropped.
-struct OwnMinistack {
-    child: std::process::Child,
-    endpoint: String,
-}
-
-impl OwnMinistack {
-    fn start(port: u16, state: &std::path::Path) -> Self {
-        let ministack = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/ministack");
-        let child = std::process::Command::new(ministack)
-            .env("BIND_HOST", "127.0.0.1")
-            .env("GATEWAY_PORT", port.to_string())
-            .env("SERVICES", "sqs,sns")
-            .env("PERSIST_STATE", "1")
-            .env("STATE_DIR", state)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {ministack} (cargo xtask ci installs it): {e}"));
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !Self::healthy(port) {
-            assert!(Instant::now() < deadline, "ministack on {endpoint} did not start");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Self { child, endpoint }
-    }
-
-    /// Stops it as an operator would (SIGTERM): it saves its state and exits.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(status.success(), "kill -TERM {pid}");
-        let _ = self.child.wait();
-    }
-
-    fn healthy(port: u16) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-        let mut response = [0u8; 16];
-        write!(stream, "GET /_ministack/health HTTP/1.0\r\n\r\n").is_ok()
-            && stream.read(&mut response).is_ok_and(|n| String::from_utf8_lossy(&response[..n]).contains(" 200"))
-    }
-}
-
-impl Drop for OwnMinistack {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A ministack of this test's own on `port`, keeping its state in `state` across a stop
+/// and a start (as a real broker keeps its queues and messages).
+fn own_ministack(port: u16, state: &std::path::Path) -> support::OwnEmulator {
+    let mut command = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/ministack"));
+    command
+        .env("BIND_HOST", "127.0.0.1")
+        .env("GATEWAY_PORT", port.to_string())
+        .env("SERVICES", "sqs,sns")
+        .env("PERSIST_STATE", "1")
+        .env("STATE_DIR", state);
+    support::OwnEmulator::start(command, port, "/_ministack/health")
 }
 
 /// The broker stops under a running consumer and comes back: the consumer reports the
@@ -424,10 +383,10 @@ impl Drop for OwnMinistack {
 #[tokio::test]
 async fn a_consumer_rides_out_a_broker_restart() {
     aws_account();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = support::free_port();
     let state = std::env::temp_dir().join(unique("ministack-state"));
-    let mut broker = Some(OwnMinistack::start(port, &state));
-    let endpoint_url = broker.as_ref().map(|b| b.endpoint.clone());
+    let mut broker = Some(own_ministack(port, &state));
+    let endpoint_url = broker.as_ref().map(|b| format!("http://127.0.0.1:{}", b.port));
     let aws = Aws::load(AwsSettings { account_id: aws_account(), endpoint_url, region: None }).await;
     let topic = unique("t");
     let mut plan = Provisioning::new(unique("Q"));
@@ -459,7 +418,7 @@ async fn a_consumer_rides_out_a_broker_restart() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let state = state.clone();
-        restarted = Some(tokio::task::spawn_blocking(move || OwnMinistack::start(port, &state)).await.unwrap());
+        restarted = Some(tokio::task::spawn_blocking(move || own_ministack(port, &state)).await.unwrap());
         for id in 3..6 {
             publish_user_created(&publisher, user(id)).await.unwrap();
         }

@@ -413,45 +413,17 @@ async fn a_binary_body_is_sent_as_bytes_without_an_encoding_attribute() {
     s.source.ack(&got.ack_id).await.unwrap();
 }
 
-/// A Pub/Sub emulator of this test's own, on a free port, killed when dropped.
-struct OwnEmulator {
-    child: std::process::Child,
-    host: String,
+/// A Pub/Sub emulator of this test's own on `port`.
+fn own_emulator(port: u16) -> support::OwnEmulator {
+    let mut command =
+        std::process::Command::new("/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator");
+    command.args(["--host=127.0.0.1", &format!("--port={port}")]);
+    support::OwnEmulator::start(command, port, "/")
 }
 
-impl OwnEmulator {
-    const LAUNCHER: &str = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator";
-
-    fn start(port: u16) -> Self {
-        let child = std::process::Command::new(Self::LAUNCHER)
-            .args(["--host=127.0.0.1", &format!("--port={port}")])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", Self::LAUNCHER));
-        let host = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !Self::answers(&host) {
-            assert!(Instant::now() < deadline, "the emulator on {host} did not start");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Self { child, host }
-    }
-
-    /// Whether `GET /` answers 200 (the emulator's readiness check).
-    fn answers(host: &str) -> bool {
-        let Ok(mut stream) = TcpStream::connect(host) else { return false };
-        let mut response = [0u8; 16];
-        write!(stream, "GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").is_ok()
-            && stream.read(&mut response).is_ok_and(|n| String::from_utf8_lossy(&response[..n]).contains(" 200"))
-    }
-}
-
-impl Drop for OwnEmulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The emulator host of an emulator of this test's own.
+fn host_of(emulator: &support::OwnEmulator) -> String {
+    format!("127.0.0.1:{}", emulator.port)
 }
 
 /// The emulator goes away under an open source and comes back (empty, as emulators do): the
@@ -460,9 +432,9 @@ impl Drop for OwnEmulator {
 #[tokio::test]
 async fn the_source_reconnects_after_the_broker_restarts() {
     pubsub_emulator();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut broker = OwnEmulator::start(port);
-    let settings = GcpSettings { project_id: gcp_project(), emulator_host: Some(broker.host.clone()) };
+    let port = support::free_port();
+    let mut broker = own_emulator(port);
+    let settings = GcpSettings { project_id: gcp_project(), emulator_host: Some(host_of(&broker)) };
     let gcp = Gcp::connect(settings).await.unwrap();
     let mut plan = Provisioning::new(unique("q"));
     plan.consumes.push(ConsumedTopic::new(unique("t")));
@@ -480,7 +452,7 @@ async fn the_source_reconnects_after_the_broker_restarts() {
     };
     assert!(outage.is_retryable(), "{outage:?}");
 
-    broker = OwnEmulator::start(port);
+    broker = own_emulator(port);
     gcp.provision(&plan).await.unwrap();
     let publisher = Publisher::new("gcp-e2e", gcp.sink()).with_route("user-created", 1, &plan.consumes[0].topic);
     let sent = publish_user_created(&publisher, user(12)).await.unwrap();
@@ -504,9 +476,9 @@ async fn the_source_reconnects_after_the_broker_restarts() {
 #[tokio::test]
 async fn publishes_during_an_outage_hand_back_their_messages_and_publishing_resumes() {
     pubsub_emulator();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut broker = Some(OwnEmulator::start(port));
-    let host = broker.as_ref().map(|b| b.host.clone());
+    let port = support::free_port();
+    let mut broker = Some(own_emulator(port));
+    let host = broker.as_ref().map(host_of);
     let gcp = Gcp::connect(GcpSettings { project_id: gcp_project(), emulator_host: host }).await.unwrap();
     let mut plan = Provisioning::new(unique("q"));
     plan.consumes.push(ConsumedTopic::new(unique("t")));
@@ -536,7 +508,7 @@ async fn publishes_during_an_outage_hand_back_their_messages_and_publishing_resu
     assert_eq!(back, (6..16).map(|n| format!("m-{n}")).collect::<Vec<_>>(), "during it, each handed back");
 
     assert!(broker.is_none());
-    let _restarted = OwnEmulator::start(port);
+    let _restarted = own_emulator(port);
     gcp.provision(&plan).await.unwrap();
     let source = gcp.source(&plan.queue, &plan.consumes, quick()).await.unwrap();
     for message in &handed_back {

@@ -196,3 +196,59 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
         self.clone()
     }
 }
+
+/// An emulator process of a test's own on a free port (for tests that stop, kill or restart
+/// their broker), killed when dropped.
+pub struct OwnEmulator {
+    child: std::process::Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl OwnEmulator {
+    /// Starts `command` (which listens on `port`) and waits up to 60 s until `GET <health>`
+    /// answers 200.
+    pub fn start(mut command: std::process::Command, port: u16, health: &str) -> Self {
+        let child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?} (cargo xtask ci installs the emulators): {e}"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !answers(port, health) {
+            assert!(Instant::now() < deadline, "{command:?} did not answer on port {port}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Self { child, port }
+    }
+
+    /// Stops it as an operator would (SIGTERM), and waits for it to exit.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success(), "kill -TERM {pid}");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnEmulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether `GET <path>` on 127.0.0.1:`port` answers 200 (within 2 s).
+pub fn answers(port: u16, path: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut response = [0u8; 16];
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").is_ok()
+        && stream.read(&mut response).is_ok_and(|n| String::from_utf8_lossy(&response[..n]).contains(" 200"))
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
