@@ -9,6 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
+use crate::attributes::Attributes;
+
 /// A boxed, sendable future: what the object-safe backend traits return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -77,7 +79,7 @@ pub struct WireMessage {
     /// The body.
     pub body: Vec<u8>,
     /// Attributes (SNS/SQS message attributes, Pub/Sub attributes), sorted by key.
-    pub attributes: BTreeMap<String, String>,
+    pub attributes: Attributes,
 }
 
 impl WireMessage {

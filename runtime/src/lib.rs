@@ -16,6 +16,7 @@
 
 #[cfg(any(feature = "aws", feature = "gcp"))]
 mod acks;
+mod attributes;
 #[cfg(feature = "aws")]
 pub mod aws;
 mod backend;
@@ -30,9 +31,11 @@ pub mod memory;
 #[cfg(feature = "otel")]
 pub mod otel;
 mod schema;
+mod strict;
 pub mod taskhawk;
 pub mod testing;
 
+pub use attributes::Attributes;
 pub use backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Requeued, Sink, Source, WireMessage};
 pub use backoff::Backoff;
 pub use cadence::{Cadence, RateUnit, ScheduledMessage};

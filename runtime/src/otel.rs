@@ -17,10 +17,36 @@ pub const TRACEPARENT: &str = "traceparent";
 /// The header carrying vendor-specific trace state.
 pub const TRACESTATE: &str = "tracestate";
 
+/// What trace context travels in: a message's headers or its attributes.
+pub(crate) trait Carrier {
+    /// The value of `key`.
+    fn value(&self, key: &str) -> Option<&str>;
+    /// Sets `key`.
+    fn set(&mut self, key: &'static str, value: String);
+}
+
+impl Carrier for BTreeMap<String, String> {
+    fn value(&self, key: &str) -> Option<&str> {
+        self.get(key).map(String::as_str)
+    }
+    fn set(&mut self, key: &'static str, value: String) {
+        self.insert(key.to_owned(), value);
+    }
+}
+
+impl Carrier for crate::Attributes {
+    fn value(&self, key: &str) -> Option<&str> {
+        self.get(key).map(String::as_str)
+    }
+    fn set(&mut self, key: &'static str, value: String) {
+        self.insert(key, value);
+    }
+}
+
 /// Adds the current span's context to `headers` (when there is one, and the caller did not
 /// set `traceparent` already).
-pub(crate) fn inject(headers: &mut BTreeMap<String, String>) {
-    if headers.contains_key(TRACEPARENT) {
+pub(crate) fn inject(headers: &mut impl Carrier) {
+    if headers.value(TRACEPARENT).is_some() {
         return;
     }
     let context = tracing::Span::current().context();
@@ -29,17 +55,17 @@ pub(crate) fn inject(headers: &mut BTreeMap<String, String>) {
     if !span_context.is_valid() {
         return;
     }
-    headers.insert(TRACEPARENT.to_owned(), traceparent(span_context));
+    headers.set(TRACEPARENT, traceparent(span_context));
     let state = span_context.trace_state().header();
     if !state.is_empty() {
-        headers.insert(TRACESTATE.to_owned(), state);
+        headers.set(TRACESTATE, state);
     }
 }
 
 /// Makes the context in `headers`, if any, the parent of `span`.
-pub(crate) fn set_parent(span: &tracing::Span, headers: &BTreeMap<String, String>) {
-    let Some(parent) = headers.get(TRACEPARENT).and_then(|value| parse_traceparent(value)) else { return };
-    let state = headers.get(TRACESTATE).and_then(|value| TraceState::from_str(value).ok()).unwrap_or_default();
+pub(crate) fn set_parent(span: &tracing::Span, headers: &impl Carrier) {
+    let Some(parent) = headers.value(TRACEPARENT).and_then(parse_traceparent) else { return };
+    let state = headers.value(TRACESTATE).and_then(|value| TraceState::from_str(value).ok()).unwrap_or_default();
     let (trace_id, span_id, flags) = parent;
     let remote = SpanContext::new(trace_id, span_id, flags, true, state);
     if let Err(error) = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote)) {

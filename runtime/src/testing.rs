@@ -159,7 +159,7 @@ pub async fn handle<O: IntoOutgoing>(router: &impl Dispatch, message: O) -> Resu
     let recording = Recording::new();
     recording.publisher("owlpost-test").publish(message).await?;
     let (_, wire) = recording.messages().pop().expect("a successful publish recorded one message");
-    Ok(crate::dispatch(router, &wire, ProviderMetadata::None).await)
+    Ok(crate::dispatch(router, wire, ProviderMetadata::None).await)
 }
 
 /// Runs `router`'s handler on a task as a worker would, without a broker: the task is
@@ -169,5 +169,5 @@ pub async fn handle_task<O: IntoOutgoingTask>(router: &impl Dispatch, task: O) -
     let recording = Recording::new();
     recording.dispatcher("owlpost-test").dispatch(task).await?;
     let (_, wire) = recording.messages().pop().expect("a successful dispatch recorded one message");
-    Ok(crate::dispatch(router, &wire, ProviderMetadata::None).await)
+    Ok(crate::dispatch(router, wire, ProviderMetadata::None).await)
 }

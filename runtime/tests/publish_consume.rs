@@ -250,6 +250,39 @@ async fn a_type_valid_by_construction_is_published_without_the_schema_walk() {
     assert!(matches!(refused, Err(PublishError::Invalid(_))), "{refused:?}");
 }
 
+/// The consume side of the same claim: a body `Unchecked` reads strictly reaches its handler
+/// without the schema walk; what only serde would read (an array for the struct, `null` for
+/// an optional field, a key twice) takes the walk, which refuses it with its pointer.
+#[tokio::test]
+async fn a_type_valid_by_construction_is_consumed_without_the_schema_walk() {
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let mut router = Router::new();
+    let log = handled.clone();
+    router.route(move |received: Received<Unchecked>| {
+        log.lock().unwrap().push(received.data.0.user_id);
+        async { Ok(()) }
+    });
+    let provider = || ProviderMetadata::Memory { queue: QUEUE.into(), receive_count: 1 };
+    let processed = router.dispatch(foreign(&url("1.1"), br#"{"user_id":"X_1"}"#), provider()).await;
+    assert!(matches!(processed.outcome, Outcome::Acked), "read straight from the body: {processed:?}");
+    assert_eq!(*handled.lock().unwrap(), ["X_1"]);
+    for (body, pointer) in [
+        (&br#"["X_1"]"#[..], ""),
+        (br#"{"user_id":"X_1","nickname":null}"#, "/user_id"),
+        (br#"{"user_id":"U_1","user_id":"X_1"}"#, "/user_id"),
+    ] {
+        let processed = router.dispatch(foreign(&url("1.1"), body), provider()).await;
+        let text = String::from_utf8_lossy(body);
+        match processed.outcome {
+            Outcome::Rejected(ConsumeError::Invalid(error)) => assert_eq!(error.pointer, pointer, "{text}"),
+            other => panic!("{text}: expected the walk's refusal, got {other:?}"),
+        }
+    }
+    let processed = router.dispatch(foreign(&url("1.1"), b"{"), provider()).await;
+    assert!(matches!(processed.outcome, Outcome::Rejected(ConsumeError::Decode(_))), "{processed:?}");
+    assert_eq!(handled.lock().unwrap().len(), 1, "no refused message reached the handler");
+}
+
 fn dynamic(version: Version, data: Value) -> DynamicMessage {
     DynamicMessage { message_type: "user-created".into(), version, data, id: None, headers: BTreeMap::new() }
 }
@@ -634,7 +667,7 @@ impl owlpost::Dispatch for Toy {
 async fn a_foreign_dispatch_is_consumed_and_settled_and_its_panics_are_contained() {
     let broker = broker();
     for body in ["ok", "bad", "boom"] {
-        broker.inject(TOPIC, WireMessage { body: body.into(), attributes: BTreeMap::new() }).unwrap();
+        broker.inject(TOPIC, WireMessage { body: body.into(), attributes: Default::default() }).unwrap();
     }
     let consumer = Consumer::new(broker.source(QUEUE), Toy);
     let mut outcomes = Vec::new();

@@ -150,7 +150,8 @@ fn the_due_time_of_a_delayed_task_travels_in_a_header_to_the_millisecond() {
 #[test]
 fn a_taskhawk_go_message_without_args_is_read() {
     let go = sample("aws-checks.json")["go_shaped_message"]["body"].as_str().unwrap().to_owned();
-    let message = wire::decode(&WireMessage { body: go.into_bytes(), attributes: BTreeMap::new() }, Priority::Default);
+    let message =
+        wire::decode(&WireMessage { body: go.into_bytes(), attributes: Default::default() }, Priority::Default);
     let message = message.unwrap();
     assert!(message.args.is_empty());
     assert_eq!((message.priority, message.kwargs["to"].as_str()), (Priority::Low, Some("go@example.com")));
@@ -166,7 +167,7 @@ fn body(edit: impl FnOnce(&mut Value)) -> WireMessage {
         "kwargs": {"n": 1}
     });
     edit(&mut body);
-    WireMessage { body: body.to_string().into_bytes(), attributes: BTreeMap::new() }
+    WireMessage { body: body.to_string().into_bytes(), attributes: Default::default() }
 }
 
 fn pointer_of(error: DecodeError) -> String {
@@ -222,7 +223,7 @@ fn every_malformed_body_names_its_pointer() {
     }
     let version = wire::decode(&body(|b| b["metadata"]["version"] = json!("2.0")), Priority::Default).unwrap_err();
     assert_eq!(version, DecodeError::FormatVersion { found: "2.0".into() });
-    let not_json = WireMessage { body: b"{".to_vec(), attributes: BTreeMap::new() };
+    let not_json = WireMessage { body: b"{".to_vec(), attributes: Default::default() };
     assert!(matches!(wire::decode(&not_json, Priority::Default), Err(DecodeError::BodyNotJson { .. })));
 }
 
@@ -231,7 +232,7 @@ fn base64_bodies_are_read_when_the_attribute_says_so() {
     use base64::Engine;
     let plain = body(|_| {});
     let encoded = base64::engine::general_purpose::STANDARD.encode(&plain.body);
-    let attributes = BTreeMap::from([("taskhawk_encoding".to_owned(), "base64".to_owned())]);
+    let attributes = owlpost::Attributes::from([("taskhawk_encoding", "base64")]);
     let message = WireMessage { body: encoded.into_bytes(), attributes: attributes.clone() };
     assert_eq!(wire::decode(&message, Priority::Default).unwrap(), wire::decode(&plain, Priority::Default).unwrap());
     let broken = WireMessage { body: b"%%%".to_vec(), attributes };

@@ -136,7 +136,7 @@ fn owlpost_encodes_exactly_what_the_reference_sent() {
 }
 
 fn container(body: Value) -> WireMessage {
-    WireMessage { body: body.to_string().into_bytes(), attributes: BTreeMap::new() }
+    WireMessage { body: body.to_string().into_bytes(), attributes: Default::default() }
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn container_headers_come_from_the_body_and_the_transport() {
 }
 
 /// The SQS attributes-mode capture with `edit` applied to its attributes.
-fn attributes_message(edit: impl FnOnce(&mut BTreeMap<String, String>)) -> WireMessage {
+fn attributes_message(edit: impl FnOnce(&mut owlpost::Attributes)) -> WireMessage {
     let mut message = wire_of(&sample("sqs-attributes-mode.json"));
     edit(&mut message.attributes);
     message
@@ -196,11 +196,11 @@ fn every_missing_hedwig_attribute_is_named() {
 #[test]
 fn bad_attribute_values_are_refused() {
     for version in ["2.0", "1", "1.0 ", ""] {
-        let error = decode_err(&attributes_message(|a| drop(a.insert(attr::FORMAT_VERSION.into(), version.into()))));
+        let error = decode_err(&attributes_message(|a| drop(a.insert(attr::FORMAT_VERSION, version))));
         assert!(matches!(&error, DecodeError::FormatVersion { found } if found == version), "{version:?}: {error:?}");
     }
     for timestamp in ["yesterday", "1.7e12", "1795463612877.5", "", "2026-11-23T19:53:33Z"] {
-        let error = decode_err(&attributes_message(|a| drop(a.insert(attr::TIMESTAMP.into(), timestamp.into()))));
+        let error = decode_err(&attributes_message(|a| drop(a.insert(attr::TIMESTAMP, timestamp))));
         assert!(matches!(&error, DecodeError::Timestamp { found } if found == timestamp), "{timestamp:?}: {error:?}");
     }
 }

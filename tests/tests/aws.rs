@@ -102,7 +102,7 @@ async fn base64_bodies_are_consumed_and_binary_bodies_sent_as_base64() {
     let mut wire = Publisher::new("py", s.aws.sink()).encode(schema(), dynamic(&user(3))).unwrap();
     let encoded = base64_lines(&wire.body);
     wire.body = encoded.into_bytes();
-    wire.attributes.insert("hedwig_encoding".into(), "base64".into());
+    wire.attributes.insert("hedwig_encoding", "base64");
     s.aws.sink().publish(&s.topic, &wire).await.unwrap();
     let recorder = Recorder::default();
     drain(&consumer(&s.queue, &recorder), &recorder, 1).await;
@@ -142,7 +142,7 @@ async fn a_container_message_without_headers_still_carries_an_attribute() {
         .with_encoding(owlpost::wire::Encoding::Container);
     let sent = publish_user_created(&publisher, user(4)).await.unwrap();
     let got = receive_one(&s.queue).await;
-    let attributes: Vec<_> = got.message.attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let attributes: Vec<_> = got.message.attributes.iter().map(|(k, v)| (k, v.as_str())).collect();
     assert_eq!(attributes, [("hedwig_encoding", "utf8")]);
     let (metadata, _) = owlpost::wire::decode(&got.message).unwrap();
     assert_eq!((metadata.id, metadata.headers.len()), (sent.id, 0));

@@ -1,17 +1,32 @@
-//! Differential tests of the typed publish path against `jsonschema`, the oracle.
+//! Differential tests of the typed publish and consume paths against `jsonschema`, the
+//! oracle.
 //!
 //! For every message type of `schemas/example.json` and of the codegen fixtures, instances
 //! are generated from its schema (valid ones and near misses: absent required fields,
-//! nulls, wrong types, unknown fields, strings of any shape, extreme integers). Each one the
-//! payload type deserializes goes through `Publisher::publish`: it must be published exactly
-//! when `jsonschema` accepts the payload's JSON, and its body must be that JSON.
-//! Types marked valid by construction skip the schema walk, so this is what proves the
-//! generator's rule (`codegen/src/enforced.rs`); the others prove the validating path.
+//! nulls, wrong types, unknown fields, strings of any shape, extreme integers, `1.0`).
+//!
+//! * Publish: each one the payload type deserializes goes through `Publisher::publish`: it
+//!   must be published exactly when `jsonschema` accepts the payload's JSON, and its body
+//!   must be that JSON.
+//! * Consume: each one, written as JSON text with more near misses (a key twice, an object
+//!   as the array of its values, a string enum's value as `{"value": null}`), goes through
+//!   `Router::dispatch`: its handler must get the payload exactly when `jsonschema` accepts
+//!   the document and `serde_json::from_value` reads it, with the same value, and every
+//!   other document must be refused for the same reason as the oracle's.
+//!
+//! Types marked valid by construction skip the schema walk both ways, so this is what
+//! proves the generator's rule (`codegen/src/enforced.rs`) and the strict reading of
+//! bodies; the others prove the validating path.
 
 use std::sync::LazyLock;
 
+use std::sync::{Arc, Mutex};
+
 use owlpost::testing::Recording;
-use owlpost::{Document, Message, PublishError};
+use owlpost::wire::attr;
+use owlpost::{
+    ConsumeError, Document, Message, Outcome, ProviderMetadata, PublishError, Received, Router, WireMessage,
+};
 use owlpost_e2e::fixtures::{constructs, enforced, hedwig_reference, naming};
 use owlpost_e2e::messages as example;
 use proptest::prelude::*;
@@ -70,6 +85,107 @@ fn differential<M: Message>() -> Tally {
         })
         .unwrap_or_else(|failure| panic!("{}: {failure}", std::any::type_name::<M>()));
     tally.into_inner()
+}
+
+/// Runs the consume property for `M`; returns how many documents reached the handler.
+fn consume_differential<M: Message>() -> u32 {
+    let document = M::schema().document();
+    let strategy = (instance(document, &document.messages[M::MESSAGE_TYPE][&M::MAJOR].schema, 0), any::<u64>());
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let mut router = Router::new();
+    let log = handled.clone();
+    router.route(move |received: Received<M>| {
+        log.lock().unwrap().push(serde_json::to_value(&received.data).expect("a payload serializes"));
+        async { Ok(()) }
+    });
+    let url = M::schema().url(M::MESSAGE_TYPE, M::version());
+    let attributes = [
+        (attr::FORMAT_VERSION, "1.0"),
+        (attr::ID, "d-1"),
+        (attr::TIMESTAMP, "1700000000000"),
+        (attr::PUBLISHER, "differential"),
+        (attr::SCHEMA, url.as_str()),
+    ];
+    let config = Config { cases: CASES, failure_persistence: None, ..Config::default() };
+    let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    let reached = std::cell::Cell::new(0);
+    runner
+        .run(&strategy, |(value, seed)| {
+            let text = Text { seed: seed | 1 }.write(&value);
+            let wire = WireMessage {
+                body: text.clone().into_bytes(),
+                attributes: attributes.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            };
+            let provider = ProviderMetadata::Memory { queue: "differential".into(), receive_count: 1 };
+            let outcome = RUNTIME.block_on(router.dispatch(wire, provider)).outcome;
+            let got = handled.lock().unwrap().pop();
+            // The oracle: parse (the last of a key given twice wins), validate, convert.
+            let parsed: Value = serde_json::from_str(&text).expect("the writer writes JSON");
+            let oracle = M::schema()
+                .validate(M::MESSAGE_TYPE, M::version(), &parsed)
+                .map_err(|_| "invalid")
+                .and_then(|()| serde_json::from_value::<M>(parsed).map_err(|_| "unreadable"));
+            match (oracle, outcome, got) {
+                (Ok(expected), Outcome::Acked, Some(got)) => {
+                    reached.set(reached.get() + 1);
+                    prop_assert_eq!(got, serde_json::to_value(&expected).unwrap(), "{}", text);
+                }
+                (Err("invalid"), Outcome::Rejected(ConsumeError::Invalid(_)), None) => {}
+                (Err("unreadable"), Outcome::Rejected(ConsumeError::Deserialize { .. }), None) => {}
+                (oracle, outcome, got) => {
+                    let oracle = oracle.map(|p| serde_json::to_value(&p).unwrap());
+                    return Err(TestCaseError::fail(format!(
+                        "{} {text}: dispatch {outcome:?} (handler got {got:?}), oracle {oracle:?}",
+                        M::MESSAGE_TYPE
+                    )));
+                }
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|failure| panic!("{}: {failure}", std::any::type_name::<M>()));
+    reached.get()
+}
+
+/// Writes a `Value` as JSON text with near misses only text can hold, drawn from `seed`: an
+/// object key given twice (before or after its real value), an object written as the array
+/// of its values (in key order), a string as `{"<string>": null}` (serde's map form of a
+/// unit variant).
+struct Text {
+    seed: u64,
+}
+
+impl Text {
+    /// One in `n`, from the next draw (xorshift; the seed is odd, so never stuck at 0).
+    fn one_in(&mut self, n: u64) -> bool {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        self.seed.is_multiple_of(n)
+    }
+
+    fn write(&mut self, value: &Value) -> String {
+        match value {
+            Value::Object(object) if self.one_in(24) => {
+                let values: Vec<String> = object.values().map(|v| self.write(v)).collect();
+                format!("[{}]", values.join(","))
+            }
+            Value::Object(object) => {
+                let mut members: Vec<String> =
+                    object.iter().map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), self.write(v))).collect();
+                if let Some(key) = object.keys().next().filter(|_| self.one_in(8)) {
+                    let twice = format!("{}:{}", Value::from(key.as_str()), self.write(&object[key]).len());
+                    if self.one_in(2) { members.insert(0, twice) } else { members.push(twice) }
+                }
+                format!("{{{}}}", members.join(","))
+            }
+            Value::Array(items) => {
+                let items: Vec<String> = items.iter().map(|v| self.write(v)).collect();
+                format!("[{}]", items.join(","))
+            }
+            Value::String(string) if self.one_in(24) => format!("{{{}:null}}", Value::from(string.as_str())),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Values shaped by `schema`: fifteen in sixteen follow it (each property present or not,
@@ -179,11 +295,15 @@ macro_rules! check {
         let mut tallies = Vec::new();
         $(
             let tally = differential::<$ty>();
+            let reached = consume_differential::<$ty>();
+            // Fewer than the instances: the text's near misses make more documents invalid.
+            assert!(reached >= CASES / 32, "{}: only {reached} of {CASES} documents reached the handler", stringify!($ty));
             assert!(
                 tally.instances >= CASES / 16,
                 "{}: only {} of {CASES} generated values are instances: the generator misses the type",
                 stringify!($ty), tally.instances
             );
+            eprintln!("{}: {reached} of {CASES} documents reached the handler", stringify!($ty));
             tallies.push((stringify!($ty), <$ty as Message>::VALID_BY_CONSTRUCTION, tally));
         )*
         tallies
@@ -191,7 +311,7 @@ macro_rules! check {
 }
 
 #[test]
-fn typed_publish_accepts_exactly_what_jsonschema_accepts() {
+fn typed_publish_and_consume_accept_exactly_what_jsonschema_accepts() {
     let tallies = check!(
         example::UserCreatedV1,
         example::UserCreatedV2,

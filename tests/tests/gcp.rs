@@ -650,7 +650,7 @@ async fn the_message_of_a_planned_cloud_scheduler_job_runs_its_task() {
     assert_eq!(flag("topic"), f.gcp.layout().topic_path(&Priority::Low.queue(f.service())));
     let attributes = flag("attributes");
     let (delimiter, pairs) = attributes.strip_prefix('^').and_then(|a| a.split_once('^')).expect("^D^ list");
-    let attributes = pairs.split(delimiter).map(|p| p.split_once('=').unwrap()).map(|(k, v)| (k.into(), v.into()));
+    let attributes = pairs.split(delimiter).map(|p| p.split_once('=').unwrap()).map(|(k, v)| (k.to_owned(), v));
     let job = WireMessage { body: flag("message-body").into_bytes(), attributes: attributes.collect() };
     assert_eq!(job, scheduled.message, "the command carries the scheduled message exactly");
 

@@ -6,7 +6,6 @@
 //! Each target returns normally for every input. It panics only when owlpost breaks one of
 //! its promises: a panic inside owlpost, or a property below that does not hold.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::LazyLock;
 
@@ -49,7 +48,7 @@ thread_local! {
 /// bytes). An input without an empty line is all body, with no attributes.
 pub fn frame(bytes: &[u8]) -> WireMessage {
     let Some(split) = bytes.windows(2).position(|w| w == b"\n\n") else {
-        return WireMessage { body: bytes.to_vec(), attributes: BTreeMap::new() };
+        return WireMessage { body: bytes.to_vec(), attributes: Default::default() };
     };
     let head = String::from_utf8_lossy(&bytes[..split]);
     let attributes = head
@@ -95,8 +94,8 @@ pub fn delivery(bytes: &[u8]) {
         RUNTIME.block_on(async {
             let provider = ProviderMetadata::Memory { queue: "fuzz".into(), receive_count: 1 };
             for processed in [
-                owlpost::dispatch(&*MESSAGES, &message, provider.clone()).await,
-                owlpost::dispatch(&*TASKS, &message, provider).await,
+                owlpost::dispatch(&*MESSAGES, message.clone(), provider.clone()).await,
+                owlpost::dispatch(&*TASKS, message.clone(), provider).await,
             ] {
                 assert!(
                     matches!(processed.outcome, Outcome::Acked | Outcome::Rejected(_)),

@@ -1,12 +1,13 @@
 //! Publishing to SNS, with SNS's limits checked before anything is sent.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use base64::Engine;
 
 use super::{Aws, MAX_ATTRIBUTES, MAX_BATCH, MAX_MESSAGE_BYTES, sdk_error};
+use crate::attributes::Attributes;
 use crate::backend::WireMessage;
 use crate::backend::{BackendError, BoxFuture, Sink};
 
@@ -48,24 +49,24 @@ fn to_sns(message: &WireMessage, encoding: &str) -> Result<SnsMessage, BackendEr
         .into_iter()
         .map(|(name, value)| {
             let value = MessageAttributeValue::builder().data_type("String").string_value(value).build();
-            value.map(|v| (name, v)).map_err(|e| BackendError::Rejected { reason: e.to_string() })
+            value.map(|v| (name.into_owned(), v)).map_err(|e| BackendError::Rejected { reason: e.to_string() })
         })
         .collect::<Result<_, _>>()?;
     Ok(SnsMessage { body, attributes })
 }
 
 /// The text body and attributes SNS (or SQS) takes for `message`, within SNS's limits.
-fn checked(message: &WireMessage, encoding: &str) -> Result<(String, BTreeMap<String, String>), BackendError> {
+fn checked(message: &WireMessage, encoding: &str) -> Result<(String, Attributes), BackendError> {
     let mut attributes = message.attributes.clone();
     let body = match std::str::from_utf8(&message.body) {
         Ok(text) => text.to_owned(),
         Err(_) => {
-            attributes.insert(encoding.to_owned(), "base64".to_owned());
+            attributes.insert(encoding.to_owned(), "base64");
             base64::engine::general_purpose::STANDARD.encode(&message.body)
         }
     };
     if attributes.is_empty() {
-        attributes.insert(encoding.to_owned(), "utf8".to_owned());
+        attributes.insert(encoding.to_owned(), "utf8");
     }
     check_limits(&body, &attributes)?;
     Ok((body, attributes))
@@ -73,7 +74,7 @@ fn checked(message: &WireMessage, encoding: &str) -> Result<(String, BTreeMap<St
 
 /// SNS's limits: size of body plus attributes, attribute count (raw delivery to SQS keeps
 /// 10), non-empty values, attribute names of `[A-Za-z0-9_.-]`.
-pub(super) fn check_limits(body: &str, attributes: &BTreeMap<String, String>) -> Result<(), BackendError> {
+pub(super) fn check_limits(body: &str, attributes: &Attributes) -> Result<(), BackendError> {
     if attributes.len() > MAX_ATTRIBUTES {
         return Err(BackendError::LimitExceeded {
             limit: "message attributes (SNS raw delivery to SQS keeps 10)",
@@ -104,7 +105,7 @@ pub(super) fn check_limits(body: &str, attributes: &BTreeMap<String, String>) ->
             None
         };
         if let Some(reason) = reason {
-            return Err(BackendError::InvalidAttribute { name: name.clone(), reason: reason.to_owned() });
+            return Err(BackendError::InvalidAttribute { name: name.to_owned(), reason: reason.to_owned() });
         }
     }
     Ok(())

@@ -1,6 +1,5 @@
 //! Consuming from SQS: long polling, raw and SNS-wrapped bodies, leases, dead letters.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{
@@ -10,6 +9,7 @@ use aws_sdk_sqs::types::{
 
 use super::{Aws, MAX_BATCH, sdk_error, secs};
 use crate::acks::{AckGroups, SendGroup};
+use crate::attributes::Attributes;
 use crate::backend::WireMessage;
 use crate::backend::{BackendError, BoxFuture, Delivery, ProviderMetadata, Requeued, Source};
 
@@ -254,13 +254,13 @@ impl Source for SqsSource {
 
 /// String attributes as SQS takes them.
 pub(super) fn attributes(
-    attributes: &BTreeMap<String, String>,
+    attributes: &Attributes,
 ) -> Result<std::collections::HashMap<String, MessageAttributeValue>, BackendError> {
     attributes
         .iter()
         .map(|(name, value)| {
             let value = MessageAttributeValue::builder().data_type("String").string_value(value).build();
-            Ok((name.clone(), value.map_err(|e| BackendError::Rejected { reason: e.to_string() })?))
+            Ok((name.to_owned(), value.map_err(|e| BackendError::Rejected { reason: e.to_string() })?))
         })
         .collect()
 }
@@ -291,7 +291,7 @@ fn delivery(message: Message, lease: Duration) -> Delivery {
     }
 }
 
-fn string_attributes(attributes: std::collections::HashMap<String, MessageAttributeValue>) -> BTreeMap<String, String> {
+fn string_attributes(attributes: std::collections::HashMap<String, MessageAttributeValue>) -> Attributes {
     attributes.into_iter().filter_map(|(k, v)| Some((k, v.string_value?))).collect()
 }
 

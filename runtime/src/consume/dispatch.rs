@@ -289,9 +289,9 @@ pub(crate) async fn dispatch_within<H: Future<Output = Option<Outcome>>>(
 /// Routes one delivery and runs its handler (catching panics), saying what should become
 /// of it, without a broker: for tests and tools. A consumer does this and then settles.
 /// A message that is not due yet ([`Routed::not_before`]) runs at once.
-pub async fn dispatch(dispatch: &dyn Dispatch, message: &WireMessage, provider: ProviderMetadata) -> Processed {
+pub async fn dispatch(dispatch: &dyn Dispatch, message: WireMessage, provider: ProviderMetadata) -> Processed {
     let span = dispatch.span(&provider);
-    let delivery = Delivery { ack_id: String::new(), message: message.clone(), provider, lease: None, origin: None };
+    let delivery = Delivery { ack_id: String::new(), message, provider, lease: None, origin: None };
     dispatch_within(dispatch, &delivery, None, std::future::pending(), &span, |_| async { None }).await
 }
 

@@ -127,7 +127,8 @@ impl Sink for PubSubSink {
 /// bodies get the protocol's `encoding` attribute (`hedwig_encoding`) set to `utf8`, which
 /// hedwig-python needs to read them.
 fn pubsub_message(wire: &WireMessage, encoding: &str) -> Result<(PubsubMessage, usize), BackendError> {
-    let mut attributes: HashMap<String, String> = wire.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut attributes: HashMap<String, String> =
+        wire.attributes.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect();
     if std::str::from_utf8(&wire.body).is_ok() {
         attributes.entry(encoding.to_owned()).or_insert_with(|| "utf8".to_owned());
     }

@@ -20,7 +20,8 @@ use crate::schema::{Schema, ValidationError, Version};
 pub struct Publisher {
     name: String,
     sink: Arc<dyn Sink>,
-    routes: BTreeMap<(String, u32), String>,
+    /// Message type → major → topic.
+    routes: BTreeMap<String, BTreeMap<u32, String>>,
     encoding: Encoding,
     default_headers: Option<Arc<DefaultHeaders>>,
 }
@@ -166,7 +167,7 @@ impl Publisher {
 
     /// Sends `message_type` major `major` to `topic` instead of its default topic.
     pub fn with_route(mut self, message_type: impl Into<String>, major: u32, topic: impl Into<String>) -> Self {
-        self.routes.insert((message_type.into(), major), topic.into());
+        self.routes.entry(message_type.into()).or_default().insert(major, topic.into());
         self
     }
 
@@ -183,7 +184,8 @@ impl Publisher {
 
     /// The topic a message type's major goes to: its route, else `default`.
     pub fn topic<'a>(&'a self, message_type: &str, major: u32, default: &'a str) -> &'a str {
-        self.routes.get(&(message_type.to_owned(), major)).map_or(default, String::as_str)
+        let route = self.routes.get(message_type).and_then(|majors| majors.get(&major));
+        route.map_or(default, String::as_str)
     }
 
     /// Validates and publishes a typed message. Generated `publish_<type>()` functions call this.
@@ -328,7 +330,11 @@ impl Publisher {
             return Err(PublishError::ReservedHeader { message_type: message_type.to_owned(), key: key.clone() });
         }
         Ok(Metadata {
-            id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            id: id.unwrap_or_else(|| {
+                // Not `to_string`: `Display` goes through the formatter at several times the cost.
+                let mut buffer = uuid::Uuid::encode_buffer();
+                uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer).to_owned()
+            }),
             timestamp: now_millis(),
             publisher: self.name.clone(),
             headers,

@@ -7,23 +7,23 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::message::{Message, Metadata, Received};
-use super::wire;
+use super::wire::{self, Data};
 use crate::backend::{BoxFuture, Delivery, ProviderMetadata, WireMessage};
 use crate::consume::{ConsumeError, Dispatch, HandlerResult, Outcome, Processed, Routed, panic_message};
 use crate::schema::{SchemaUrl, Version};
+use crate::strict;
 
-/// A message decoded and validated, before its payload type is known.
-struct Inbound {
-    data: Value,
+/// A message decoded and routed, before its payload type is known.
+struct Inbound<'a> {
+    data: Data<'a>,
     version: Version,
     metadata: Metadata,
     provider: ProviderMetadata,
 }
 
-type ErasedHandler = Arc<dyn Fn(Inbound) -> Result<BoxFuture<'static, HandlerResult>, ConsumeError> + Send + Sync>;
+type ErasedHandler =
+    Arc<dyn for<'a> Fn(Inbound<'a>) -> Result<BoxFuture<'static, HandlerResult>, ConsumeError> + Send + Sync>;
 
 struct Route {
     schema: &'static crate::Schema,
@@ -58,12 +58,8 @@ impl Router {
         F: Fn(Received<M>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
-        let erased: ErasedHandler = Arc::new(move |inbound: Inbound| {
-            let data = serde_json::from_value::<M>(inbound.data).map_err(|e| ConsumeError::Deserialize {
-                message_type: M::MESSAGE_TYPE.to_owned(),
-                schema_url: inbound.metadata.schema.clone(),
-                reason: e.to_string(),
-            })?;
+        let erased: ErasedHandler = Arc::new(move |inbound: Inbound<'_>| {
+            let data = payload::<M>(inbound.data, inbound.version, &inbound.metadata.schema)?;
             let received =
                 Received { data, version: inbound.version, metadata: inbound.metadata, provider: inbound.provider };
             Ok(Box::pin(handler(received)) as BoxFuture<'static, HandlerResult>)
@@ -80,7 +76,7 @@ impl Router {
 
     /// Decodes, validates and routes one message, runs its handler (catching panics) and
     /// says what should become of it. Does not talk to the broker.
-    pub async fn dispatch(&self, message: &WireMessage, provider: ProviderMetadata) -> Processed {
+    pub async fn dispatch(&self, message: WireMessage, provider: ProviderMetadata) -> Processed {
         crate::consume::dispatch(self, message, provider).await
     }
 
@@ -89,28 +85,33 @@ impl Router {
         &self,
         url: SchemaUrl,
         metadata: Metadata,
-        data: Value,
+        data: Data<'_>,
         provider: ProviderMetadata,
     ) -> Result<BoxFuture<'static, HandlerResult>, Outcome> {
-        let reject = |error| Outcome::Rejected(error);
+        let reject = |error, data: &Data<'_>| Outcome::Rejected(first_error(data, error));
         let Some(route) = self.routes.get(&url.message_type).and_then(|majors| majors.get(&url.version.major)) else {
-            return Err(reject(ConsumeError::UnknownMessage {
-                message_type: url.message_type,
-                major: url.version.major,
-                schema_url: metadata.schema,
-            }));
+            return Err(reject(
+                ConsumeError::UnknownMessage {
+                    message_type: url.message_type,
+                    major: url.version.major,
+                    schema_url: metadata.schema,
+                },
+                &data,
+            ));
         };
         if url.root != route.schema.root() {
-            return Err(reject(ConsumeError::ForeignSchema {
-                message_type: url.message_type,
-                schema_url: metadata.schema,
-                root: route.schema.root().to_owned(),
-            }));
+            return Err(reject(
+                ConsumeError::ForeignSchema {
+                    message_type: url.message_type,
+                    schema_url: metadata.schema,
+                    root: route.schema.root().to_owned(),
+                },
+                &data,
+            ));
         }
-        route.schema.validate(&url.message_type, url.version, &data).map_err(|e| reject(e.into()))?;
         let inbound = Inbound { data, version: url.version, metadata, provider };
         match catch_unwind(AssertUnwindSafe(|| (route.handler)(inbound))) {
-            Ok(handler) => handler.map_err(reject),
+            Ok(handler) => handler.map_err(Outcome::Rejected),
             Err(panic) => Err(Outcome::Panicked { message: panic_message(&*panic) }),
         }
     }
@@ -132,7 +133,7 @@ impl Dispatch for Router {
 
     fn route(&self, delivery: &Delivery, span: &tracing::Span) -> Routed {
         let rejected = Routed::rejected;
-        let (metadata, data) = match wire::decode(&delivery.message) {
+        let (metadata, data) = match wire::decode_lazily(&delivery.message) {
             Ok(decoded) => decoded,
             Err(e) => return rejected(None, None, e.into()),
         };
@@ -141,7 +142,7 @@ impl Dispatch for Router {
         span.record("id", metadata.id.as_str());
         let id = Some(metadata.id.clone());
         let Some(url) = SchemaUrl::parse(&metadata.schema) else {
-            return rejected(id, None, ConsumeError::SchemaUrl { found: metadata.schema });
+            return rejected(id, None, first_error(&data, ConsumeError::SchemaUrl { found: metadata.schema }));
         };
         span.record("message_type", url.message_type.as_str());
         if !span.is_disabled() {
@@ -150,4 +151,29 @@ impl Dispatch for Router {
         let route = Some(url.message_type.clone());
         Routed::new(id, route, self.resolve(url, metadata, data, delivery.provider.clone()))
     }
+}
+
+/// `error`, unless the body is not JSON: that is refused as such before anything else, as
+/// `wire::decode` does.
+fn first_error(data: &Data<'_>, error: ConsumeError) -> ConsumeError {
+    data.json_error().map_or(error, ConsumeError::from)
+}
+
+/// The payload of a routed message: read straight from its body when `M` is valid by
+/// construction and the strict reading accepts it (see `strict`); otherwise parsed,
+/// validated against its major's schema (the error names the JSON pointer) and converted.
+fn payload<M: Message>(data: Data<'_>, version: Version, schema_url: &str) -> Result<M, ConsumeError> {
+    if M::VALID_BY_CONSTRUCTION
+        && let Data::Body(body) = &data
+        && let Some(payload) = strict::from_slice::<M>(body)
+    {
+        return Ok(payload);
+    }
+    let value = data.into_value()?;
+    M::schema().validate(M::MESSAGE_TYPE, version, &value)?;
+    serde_json::from_value::<M>(value).map_err(|e| ConsumeError::Deserialize {
+        message_type: M::MESSAGE_TYPE.to_owned(),
+        schema_url: schema_url.to_owned(),
+        reason: e.to_string(),
+    })
 }

@@ -8,12 +8,14 @@
 //! [`decode`] reads both (and hedwig-go's capitalised container metadata) without being
 //! told which one a message uses.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::message::{FORMAT_VERSION, Metadata, RESERVED_PREFIX};
+use crate::attributes::Attributes;
 use crate::backend::WireMessage;
 
 /// Attribute names of the attributes encoding.
@@ -129,24 +131,34 @@ pub fn encode(metadata: &Metadata, data: &Value, encoding: Encoding) -> Result<W
             })
         }
     };
-    Ok(WireMessage { body, attributes: metadata.headers.clone() })
+    Ok(WireMessage { body, attributes: metadata.headers.clone().into() })
 }
 
 /// The attributes-mode message of `metadata` around a body already serialized.
 pub(crate) fn encode_attributes(metadata: Metadata, body: Vec<u8>) -> WireMessage {
     let Metadata { id, timestamp, publisher, headers, schema, format_version } = metadata;
     let metadata = [
-        (attr::FORMAT_VERSION.to_owned(), format_version),
-        (attr::ID.to_owned(), id),
-        (attr::TIMESTAMP.to_owned(), itoa::Buffer::new().format(timestamp).to_owned()),
-        (attr::PUBLISHER.to_owned(), publisher),
-        (attr::SCHEMA.to_owned(), schema),
+        (attr::FORMAT_VERSION, format_version),
+        (attr::ID, id),
+        (attr::TIMESTAMP, itoa::Buffer::new().format(timestamp).to_owned()),
+        (attr::PUBLISHER, publisher),
+        (attr::SCHEMA, schema),
     ];
-    // Collected (sorted, then built in bulk) rather than inserted one by one: a third of
-    // the cost. A header named like a metadata attribute is left out, so the metadata wins
-    // (`Publisher` refuses every `hedwig_` header before this).
-    let headers = headers.into_iter().filter(|(key, _)| !METADATA_ATTRIBUTES.contains(&key.as_str()));
-    WireMessage { body, attributes: headers.chain(metadata).collect() }
+    // Both runs are sorted (the headers are a map, `METADATA_ATTRIBUTES` in order), so they
+    // are merged rather than sorted. A header named like a metadata attribute is left out,
+    // so the metadata wins (`Publisher` refuses every `hedwig_` header before this).
+    let mut entries = Vec::with_capacity(headers.len() + metadata.len());
+    let is_metadata = |key: &str| key.starts_with(RESERVED_PREFIX) && METADATA_ATTRIBUTES.contains(&key);
+    let headers = headers.into_iter().filter(|(key, _)| !is_metadata(key));
+    let mut headers = headers.map(|(k, v)| (Cow::<'static, str>::Owned(k), v)).peekable();
+    for (key, value) in metadata {
+        while let Some(header) = headers.next_if(|(k, _)| k.as_ref() < key) {
+            entries.push(header);
+        }
+        entries.push((Cow::Borrowed(key), value));
+    }
+    entries.extend(headers);
+    WireMessage { body, attributes: Attributes::from_sorted(entries) }
 }
 
 fn to_json(value: &impl Serialize) -> Vec<u8> {
@@ -161,32 +173,91 @@ fn to_json(value: &impl Serialize) -> Vec<u8> {
 /// base64-decoded first, with or without line breaks.
 pub fn decode(wire: &WireMessage) -> Result<(Metadata, Value), DecodeError> {
     let body = wire.decoded_body(attr::ENCODING).map_err(|reason| DecodeError::Base64 { reason })?;
-    let data: Value = serde_json::from_slice(&body).map_err(|e| DecodeError::BodyNotJson { reason: e.to_string() })?;
-    if METADATA_ATTRIBUTES.iter().any(|name| wire.attributes.contains_key(*name)) {
-        decode_attributes(wire, data)
-    } else {
-        decode_container(wire, data)
+    let data = parse(&body)?;
+    if is_attributes_mode(wire) { Ok((attributes_metadata(wire)?, data)) } else { decode_container(wire, data) }
+}
+
+/// A message's data as [`decode_lazily`] leaves it.
+pub(crate) enum Data<'a> {
+    /// The body of an attributes-mode message, base64-decoded if need be but not parsed.
+    Body(Cow<'a, [u8]>),
+    /// The data of a container, parsed with it.
+    Parsed(Value),
+}
+
+impl Data<'_> {
+    /// The data as a `Value`.
+    pub(crate) fn into_value(self) -> Result<Value, DecodeError> {
+        match self {
+            Data::Body(body) => parse(&body),
+            Data::Parsed(value) => Ok(value),
+        }
+    }
+
+    /// Why the body is not JSON, if it is not: the error [`decode`] gives before any other.
+    pub(crate) fn json_error(&self) -> Option<DecodeError> {
+        match self {
+            Data::Body(body) => serde_json::from_slice::<serde::de::IgnoredAny>(body).err().map(body_not_json),
+            Data::Parsed(_) => None,
+        }
     }
 }
 
-fn decode_attributes(wire: &WireMessage, data: Value) -> Result<(Metadata, Value), DecodeError> {
-    let get = |name: &'static str| wire.attributes.get(name).cloned().ok_or(DecodeError::MissingAttribute { name });
+/// [`decode`], but an attributes-mode body is left unparsed, for a consumer that reads it
+/// straight into its payload type. A message `decode` refuses, this refuses with the same
+/// error, except one whose body is not JSON, which is left to [`Data::into_value`].
+pub(crate) fn decode_lazily(wire: &WireMessage) -> Result<(Metadata, Data<'_>), DecodeError> {
+    if !is_attributes_mode(wire) {
+        return decode(wire).map(|(metadata, data)| (metadata, Data::Parsed(data)));
+    }
+    let body = Data::Body(wire.decoded_body(attr::ENCODING).map_err(|reason| DecodeError::Base64 { reason })?);
+    match attributes_metadata(wire) {
+        Ok(metadata) => Ok((metadata, body)),
+        Err(error) => Err(body.json_error().unwrap_or(error)),
+    }
+}
+
+fn parse(body: &[u8]) -> Result<Value, DecodeError> {
+    serde_json::from_slice(body).map_err(body_not_json)
+}
+
+fn body_not_json(error: serde_json::Error) -> DecodeError {
+    DecodeError::BodyNotJson { reason: error.to_string() }
+}
+
+/// Attributes mode when any `hedwig_*` metadata attribute is present (container mode sends none).
+fn is_attributes_mode(wire: &WireMessage) -> bool {
+    wire.attributes.keys().any(|key| METADATA_ATTRIBUTES.contains(&key))
+}
+
+fn attributes_metadata(wire: &WireMessage) -> Result<Metadata, DecodeError> {
+    // One pass over the attributes rather than a lookup each (the names differ in length,
+    // so most comparisons stop there).
+    let mut found: [Option<&String>; METADATA_ATTRIBUTES.len()] = [None; METADATA_ATTRIBUTES.len()];
+    for (key, value) in &wire.attributes {
+        if let Some(i) = METADATA_ATTRIBUTES.iter().position(|name| *name == key) {
+            found[i] = Some(value);
+        }
+    }
+    let get = |name: &'static str| {
+        let i = METADATA_ATTRIBUTES.iter().position(|n| *n == name).expect("a metadata attribute");
+        found[i].cloned().ok_or(DecodeError::MissingAttribute { name })
+    };
     let format_version = check_format_version(get(attr::FORMAT_VERSION)?)?;
     let timestamp = get(attr::TIMESTAMP)?;
-    let metadata = Metadata {
+    Ok(Metadata {
         id: get(attr::ID)?,
         timestamp: timestamp.parse().map_err(|_| DecodeError::Timestamp { found: timestamp })?,
         publisher: get(attr::PUBLISHER)?,
         headers: headers_of(&wire.attributes),
         schema: get(attr::SCHEMA)?,
         format_version,
-    };
-    Ok((metadata, data))
+    })
 }
 
 /// Every attribute that is not reserved: the custom headers.
-pub fn headers_of(attributes: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    attributes.iter().filter(|(k, _)| !k.starts_with(RESERVED_PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect()
+pub fn headers_of(attributes: &Attributes) -> BTreeMap<String, String> {
+    attributes.iter().filter(|(k, _)| !k.starts_with(RESERVED_PREFIX)).map(|(k, v)| (k.to_owned(), v.clone())).collect()
 }
 
 fn check_format_version(found: String) -> Result<String, DecodeError> {

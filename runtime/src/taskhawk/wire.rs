@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::Priority;
+use crate::attributes::Attributes;
 use crate::backend::WireMessage;
 use crate::schema::escape_pointer;
 
@@ -165,8 +166,8 @@ pub fn encode(message: &TaskMessage) -> Result<WireMessage, EncodeError> {
         args: &message.args,
         kwargs: &message.kwargs,
     };
-    let mut attributes = message.headers.clone();
-    attributes.insert(attr::TASK.to_owned(), message.task.clone());
+    let mut attributes = Attributes::from(message.headers.clone());
+    attributes.insert(attr::TASK, message.task.clone());
     // A struct of strings, numbers and `Value`s always serializes.
     Ok(WireMessage { body: serde_json::to_vec(&body).unwrap_or_default(), attributes })
 }
