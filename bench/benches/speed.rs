@@ -14,87 +14,48 @@
 //!
 //! `<schema>` is `reference` (hedwig's own `user-created` 1.0: a `user_id` string and a
 //! `request_id` header) or `example` (`schemas/example.json`'s `user-created` 1.1: a
-//! pattern, an e-mail format, an enum, an optional field).
-
-use std::hint::black_box;
-use std::time::SystemTime;
+//! pattern, an e-mail format, an enum, an optional field): `owlpost_bench::REFERENCE` and
+//! `EXAMPLE`, which `examples/profile.rs` counts the instructions of.
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use owlpost::{Message, Outgoing, ProviderMetadata, Publisher, Received, Router};
-use owlpost_bench::{NoopSink, example, ready, reference, wire_of};
-
-const REFERENCE_SCHEMA: &str = include_str!("../../codegen/tests/fixtures/hedwig_reference.json");
-const EXAMPLE_SCHEMA: &str = include_str!("../../schemas/example.json");
-
-fn provider() -> ProviderMetadata {
-    ProviderMetadata::Memory { queue: "bench".into(), receive_count: 1 }
-}
-
-/// Serialize, draw an id, read the clock: the least a publisher can do.
-fn floor<T: serde::Serialize>(payload: &T) -> (Vec<u8>, uuid::Uuid, SystemTime) {
-    (serde_json::to_vec(payload).unwrap(), uuid::Uuid::new_v4(), SystemTime::now())
-}
-
-/// The hedwig crate's validator for a schema file. valico resolves schema URLs by `$id`
-/// only, so a file with a draft-04 `id` gets the same value as `$id` too.
-fn hedwig_validator(schema: &str) -> hedwig::validators::JsonSchemaValidator {
-    let mut schema: serde_json::Value = serde_json::from_str(schema).unwrap();
-    let id = schema["id"].clone();
-    schema.as_object_mut().unwrap().entry("$id").or_insert(id);
-    hedwig::validators::JsonSchemaValidator::from_json(schema).unwrap()
-}
-
-fn hedwig_headers() -> hedwig::Headers {
-    [("request_id".to_owned(), "req-42".to_owned())].into()
-}
+use owlpost::{Message, Publisher};
+use owlpost_bench::{Case, EXAMPLE, NoopSink, REFERENCE, floor, hedwig_publish, provider, ready};
 
 fn reference_paths(c: &mut Criterion) {
-    let payload = || reference::UserCreatedV1 { user_id: String::from("U_1001").into() };
-    let url = "https://hedwig.standard.ai/schema#/schemas/user-created/1.0";
-    paths(c, "reference", payload, REFERENCE_SCHEMA, url);
+    paths(c, &REFERENCE);
 }
 
 fn example_paths(c: &mut Criterion) {
-    let payload = || example::UserCreatedV1 {
-        user_id: "U_1001".parse().unwrap(),
-        email: "ada@example.com".into(),
-        plan: example::Plan::Pro,
-        referrer: Some("newsletter".into()),
-    };
-    let url = "https://owlpost.dev/schemas/example#/schemas/user-created/1.1";
-    paths(c, "example", payload, EXAMPLE_SCHEMA, url);
+    paths(c, &EXAMPLE);
 }
 
-/// The P1 and P2 groups of one schema: `payload` makes the data, `schema` and `url` are what
-/// the hedwig crate validates it with.
-fn paths<M: Message>(c: &mut Criterion, name: &str, payload: impl Fn() -> M, schema: &str, url: &'static str) {
-    let outgoing = || Outgoing::new(payload()).header("request_id", "req-42");
+/// The P1 and P2 groups of one case.
+fn paths<M: Message>(c: &mut Criterion, case: &Case<M>) {
     let publisher = Publisher::new("bench", NoopSink);
-    let hedwig = hedwig_validator(schema);
+    let hedwig = case.hedwig_validator();
 
-    let mut group = c.benchmark_group(format!("p1/{name}"));
-    group.bench_function("floor", |b| b.iter_batched(&payload, |p| floor(&p), BatchSize::SmallInput));
+    let mut group = c.benchmark_group(format!("p1/{}", case.name));
+    group.bench_function("floor", |b| b.iter_batched(case.payload, |p| floor(&p), BatchSize::SmallInput));
     // What the generated `publish_user_created(&publisher, message)` is: this one call.
     group.bench_function("owlpost", |b| {
-        b.iter_batched(outgoing, |m| ready(publisher.publish(m)).unwrap(), BatchSize::SmallInput)
+        b.iter_batched(|| case.outgoing(), |m| ready(publisher.publish(m)).unwrap(), BatchSize::SmallInput)
     });
     group.bench_function("hedwig", |b| {
         b.iter_batched(
-            || (payload(), hedwig_headers()),
-            |(p, headers)| hedwig.validate(uuid::Uuid::new_v4(), SystemTime::now(), url, headers, &p).unwrap(),
+            || ((case.payload)(), case.hedwig_headers()),
+            |(p, headers)| hedwig_publish(&hedwig, case.url, headers, &p),
             BatchSize::SmallInput,
         )
     });
     group.finish();
 
-    let wire = wire_of(outgoing());
-    let mut router = Router::new();
-    router.route(|m: Received<M>| async move {
-        black_box(m);
-        Ok(())
+    let wire = case.wire();
+    let router = case.router();
+    let mut group = c.benchmark_group(format!("p2/{}", case.name));
+    // The message is the consumer's own delivery: its copy is made outside the measurement.
+    group.bench_function("owlpost", |b| {
+        b.iter_batched(|| wire.clone(), |wire| ready(router.dispatch(wire, provider())), BatchSize::SmallInput)
     });
-    let mut group = c.benchmark_group(format!("p2/{name}"));
-    group.bench_function("owlpost", |b| b.iter(|| ready(router.dispatch(black_box(&wire), provider()))));
     group.finish();
 }
 

@@ -28,6 +28,15 @@ const CODEGEN: [(&str, &[&str]); 2] = [
 const THROUGHPUT: &[&str] =
     &["run", "-q", "--release", "-p", "owlpost-e2e", "--features", "aws,gcp", "--example", "throughput"];
 
+/// The callgrind loop over the speed suite's operations (`bench/examples/profile.rs`).
+const PROFILE: &[&str] = &["build", "-q", "--release", "-p", "owlpost-bench", "--example", "profile"];
+
+/// The operations the loop counts, as it names them.
+const OPERATIONS: [&str; 4] = ["floor", "publish", "hedwig", "consume"];
+
+/// Calls per callgrind run (and twice as many in the second).
+const CALLS: u64 = 2_000;
+
 /// P5: the peak resident set of a consumer with 1,000 messages in flight.
 const MEMORY: &[&str] = &["run", "-q", "--release", "-p", "owlpost-bench", "--example", "memory"];
 
@@ -53,6 +62,7 @@ fn cargo_output(args: &[&str], env: &[(&str, String)]) -> Result<String, String>
 
 pub fn run(root: &Path) -> Result<(), String> {
     crate::cargo_steps(STEPS, &[])?;
+    let instructions = instructions(root)?;
     let mut codegen = Vec::new();
     for (profile, args) in CODEGEN {
         codegen.push((profile, example(args, "messages:")?));
@@ -117,7 +127,62 @@ pub fn run(root: &Path) -> Result<(), String> {
         }
     }
     println!("| P5 memory | 1,000 in flight | {memory:.1} MiB peak RSS | | | ≤ 50 MiB |");
+    match instructions {
+        None => eprintln!("\nvalgrind is not installed: no instruction counts"),
+        Some(counts) => {
+            let count = |schema: &str, operation: &str| counts[&(schema, operation)];
+            println!("\nInstructions per operation (callgrind: {CALLS} and {} calls, the difference):\n", 2 * CALLS);
+            println!("| goal | schema | owlpost | peer | ratio |");
+            println!("|---|---|---|---|---|");
+            for schema in SCHEMAS {
+                let ours = count(schema, "publish");
+                for (peer, theirs) in [("floor", count(schema, "floor")), ("hedwig crate", count(schema, "hedwig"))] {
+                    let ratio = if theirs >= ours {
+                        format!("{:.1}× fewer", theirs as f64 / ours as f64)
+                    } else {
+                        format!("{:.1}× the {peer}", ours as f64 / theirs as f64)
+                    };
+                    println!("| P1 publish | {schema} | {ours} | {peer} {theirs} | {ratio} |");
+                }
+                println!("| P2 consume | {schema} | {} | | |", count(schema, "consume"));
+            }
+        }
+    }
     Ok(())
+}
+
+/// Instructions per call of each operation on each schema, counted by callgrind in
+/// `profile::measured` only; `None` without valgrind. The difference of a run of `CALLS`
+/// and one of twice as many, so that the first call's one-time work (compiling the
+/// schema) cancels out.
+fn instructions(root: &Path) -> Result<Option<std::collections::HashMap<(&'static str, &'static str), u64>>, String> {
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        return Ok(None);
+    }
+    cargo_output(PROFILE, &[])?;
+    let profile = crate::target_dir(root).join("release/examples/profile");
+    let collected = |operation: &str, schema: &str, calls: u64| -> Result<u64, String> {
+        let out = Command::new("valgrind")
+            .args(["--tool=callgrind", "--callgrind-out-file=/dev/null", "--toggle-collect=profile::measured*"])
+            .arg(&profile)
+            .args([operation, schema, &calls.to_string()])
+            .output()
+            .map_err(|e| format!("cannot run valgrind: {e}"))?;
+        let log = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            return Err(format!("callgrind of `profile {operation} {schema}` failed: {log}"));
+        }
+        number_after(&log, "Collected :").map(|n| n as u64).ok_or(format!("callgrind printed no count: {log}"))
+    };
+    let mut counts = std::collections::HashMap::new();
+    for schema in SCHEMAS {
+        for operation in OPERATIONS {
+            eprintln!("==> callgrind: profile {operation} {schema}");
+            let (once, twice) = (collected(operation, schema, CALLS)?, collected(operation, schema, 2 * CALLS)?);
+            counts.insert((schema, operation), twice.saturating_sub(once) / CALLS);
+        }
+    }
+    Ok(Some(counts))
 }
 
 fn row(goal: &str, schema: &str, ours: f64, peer: &str, theirs: f64, target: &str) {
