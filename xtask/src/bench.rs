@@ -151,11 +151,14 @@ pub fn run(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Instructions per call, by (schema, operation).
+type Counts = std::collections::HashMap<(&'static str, &'static str), u64>;
+
 /// Instructions per call of each operation on each schema, counted by callgrind in
 /// `profile::measured` only; `None` without valgrind. The difference of a run of `CALLS`
 /// and one of twice as many, so that the first call's one-time work (compiling the
 /// schema) cancels out.
-fn instructions(root: &Path) -> Result<Option<std::collections::HashMap<(&'static str, &'static str), u64>>, String> {
+fn instructions(root: &Path) -> Result<Option<Counts>, String> {
     if Command::new("valgrind").arg("--version").output().is_err() {
         return Ok(None);
     }
