@@ -82,8 +82,8 @@ impl Attributes {
     }
 
     /// The attributes as `(key, value)` pairs, sorted by key.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &String)> + Clone {
-        self.entries.iter().map(|(k, v)| (k.as_ref(), v))
+    pub fn iter(&self) -> <&Self as IntoIterator>::IntoIter {
+        self.into_iter()
     }
 
     /// The keys, sorted.

@@ -34,7 +34,8 @@ pub mod attr {
     pub const ENCODING: &str = "hedwig_encoding";
 }
 
-/// The attributes that carry the metadata in attributes mode.
+/// The attributes that carry the metadata in attributes mode, sorted (decoding and
+/// encoding rely on this order).
 const METADATA_ATTRIBUTES: [&str; 5] = [attr::FORMAT_VERSION, attr::ID, attr::TIMESTAMP, attr::PUBLISHER, attr::SCHEMA];
 
 /// How metadata is carried on the wire.
@@ -197,7 +198,7 @@ impl Data<'_> {
     /// Why the body is not JSON, if it is not: the error [`decode`] gives before any other.
     pub(crate) fn json_error(&self) -> Option<DecodeError> {
         match self {
-            Data::Body(body) => serde_json::from_slice::<serde::de::IgnoredAny>(body).err().map(body_not_json),
+            Data::Body(body) => parse(body).err(),
             Data::Parsed(_) => None,
         }
     }
@@ -239,18 +240,16 @@ fn attributes_metadata(wire: &WireMessage) -> Result<Metadata, DecodeError> {
             found[i] = Some(value);
         }
     }
-    let get = |name: &'static str| {
-        let i = METADATA_ATTRIBUTES.iter().position(|n| *n == name).expect("a metadata attribute");
-        found[i].cloned().ok_or(DecodeError::MissingAttribute { name })
-    };
-    let format_version = check_format_version(get(attr::FORMAT_VERSION)?)?;
-    let timestamp = get(attr::TIMESTAMP)?;
+    let [format_version, id, timestamp, publisher, schema] = found;
+    let get = |value: Option<&String>, name| value.cloned().ok_or(DecodeError::MissingAttribute { name });
+    let format_version = check_format_version(get(format_version, attr::FORMAT_VERSION)?)?;
+    let timestamp = get(timestamp, attr::TIMESTAMP)?;
     Ok(Metadata {
-        id: get(attr::ID)?,
+        id: get(id, attr::ID)?,
         timestamp: timestamp.parse().map_err(|_| DecodeError::Timestamp { found: timestamp })?,
-        publisher: get(attr::PUBLISHER)?,
+        publisher: get(publisher, attr::PUBLISHER)?,
         headers: headers_of(&wire.attributes),
-        schema: get(attr::SCHEMA)?,
+        schema: get(schema, attr::SCHEMA)?,
         format_version,
     })
 }
