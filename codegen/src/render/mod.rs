@@ -35,7 +35,9 @@ pub fn render(model: &Model) -> Result<syn::File> {
         mod types {}
     };
     types_module.content = Some((Default::default(), types));
-    let reexport: syn::Item = syn::parse_quote!(pub use self::types::*;);
+    let reexport: syn::Item = syn::parse_quote!(
+        pub use self::types::*;
+    );
     let items = schema.into_iter().chain([syn::Item::Mod(types_module), reexport]).chain(api).collect();
     Ok(syn::File { items, ..syn::parse_quote!() })
 }
