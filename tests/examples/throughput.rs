@@ -5,7 +5,8 @@
 //!
 //! For each broker (SNS→SQS on ministack, the Pub/Sub emulator), on a fresh queue each:
 //! * owlpost publishes `N` messages with `Publisher::publish_batch` (SNS `PublishBatch` of 10;
-//!   8 batches of 50 in flight), then consumes them with `max_in_flight` 64;
+//!   8 batches of 50 in flight), then consumes them with `max_in_flight` 64 (on Pub/Sub once
+//!   with one StreamingPull, the default, and again with [`STREAMS`]);
 //! * hedwig-python (`tests/interop/peer.py`) publishes `N` with `Message.publish()` (its
 //!   default, synchronous publisher) and consumes them with `listen_for_messages`
 //!   (10 a receive), timed by the peer itself, without the interpreter's start.
@@ -30,6 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use owlpost::gcp::SubscribeSettings;
 use owlpost::wire::Encoding;
 use owlpost::{ConsumerSettings, Outgoing, Received, Router};
 use owlpost_e2e::messages::UserCreatedV1;
@@ -37,21 +39,30 @@ use serde_json::json;
 
 use brokers::{Broker, Setup};
 
+/// StreamingPulls per subscription in owlpost's second Pub/Sub consume (the first has the
+/// default, one). The emulator hands a stream at most 100 messages every 50 ms.
+const STREAMS: usize = 4;
+
 #[tokio::main]
 async fn main() {
     let n: usize = std::env::var("OWLPOST_P3_MESSAGES").ok().and_then(|n| n.parse().ok()).unwrap_or(1_000);
     for (name, broker) in [("sns-sqs", Broker::Sns), ("pubsub", Broker::PubSub)] {
-        let (publish, consume) = owlpost(broker, n).await;
+        let (publish, consume) = owlpost(broker, n, 1).await;
         println!("p3/{name}/owlpost/publish: {:.0} msg/s", n as f64 / publish.as_secs_f64());
         println!("p3/{name}/owlpost/consume: {:.0} msg/s", n as f64 / consume.as_secs_f64());
+        if let Broker::PubSub = broker {
+            let (_, consume) = owlpost(broker, n, STREAMS).await;
+            println!("p3/{name}/owlpost/consume-{STREAMS}-streams: {:.0} msg/s", n as f64 / consume.as_secs_f64());
+        }
         let (publish, consume) = hedwig_python(broker, n).await;
         println!("p3/{name}/hedwig-python/publish: {:.0} msg/s", n as f64 / publish);
         println!("p3/{name}/hedwig-python/consume: {:.0} msg/s", n as f64 / consume);
     }
 }
 
-/// How long owlpost takes to publish `n` messages, then to consume them.
-async fn owlpost(broker: Broker, n: usize) -> (Duration, Duration) {
+/// How long owlpost takes to publish `n` messages, then to consume them (on Pub/Sub with
+/// `streams` StreamingPulls).
+async fn owlpost(broker: Broker, n: usize, streams: usize) -> (Duration, Duration) {
     let setup = Setup::new(broker, &[("user-created", 1)]).await;
     let publisher = setup.publisher(Encoding::Attributes);
     let start = Instant::now();
@@ -84,7 +95,8 @@ async fn owlpost(broker: Broker, n: usize) -> (Duration, Duration) {
         }
     });
     let settings = ConsumerSettings { max_in_flight: 64, ..ConsumerSettings::default() };
-    let consumer = setup.consumer(router).await.with_settings(settings);
+    let pubsub = SubscribeSettings { streams, ..SubscribeSettings::default() };
+    let consumer = setup.consumer_with(router, pubsub).await.with_settings(settings);
     let start = Instant::now();
     let done = handled.clone();
     let all_handled = async move {

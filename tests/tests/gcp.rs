@@ -231,29 +231,60 @@ async fn a_nacked_message_is_redelivered_with_delivery_attempt_two() {
     assert_eq!(recorder.seen.lock().unwrap()[0].1.provider.delivery_attempt(), Some(2));
 }
 
-/// A dropped source closes its streams: the messages published after it was dropped all
+/// A dropped source closes its streams (one or several): the messages published after it was dropped all
 /// reach the next source within seconds, not after their 60 s lease. (The emulator fails on
 /// a stream that is reset rather than ended, keeps it, and hands it messages that then wait
 /// out their lease; one that arrives at a stream still closing is handed back at once.)
 #[tokio::test]
 async fn a_dropped_source_closes_its_streams() {
-    let Setup { gcp, plan, source, publisher, .. } = setup(|_| {}).await;
-    // An empty receive waits out `quick()`'s 1 s: the stream is open by then.
-    assert!(source.receive(1).await.unwrap().is_empty());
-    drop(source);
-    for id in 0..10 {
-        publish_user_created(&publisher, user(id)).await.unwrap();
-    }
-    let next = gcp.source(&plan.queue, &plan.consumes, quick()).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut ids = std::collections::BTreeSet::new();
-    while ids.len() < 10 && Instant::now() < deadline {
-        for delivery in next.receive(10).await.unwrap() {
-            ids.insert(delivery.message.attributes["hedwig_id"].clone());
-            next.ack(&delivery.ack_id).await.unwrap();
+    for streams in [1, 3] {
+        let Setup { gcp, plan, source, publisher, .. } =
+            setup_with(|_| {}, SubscribeSettings { streams, ..quick() }).await;
+        // An empty receive waits out `quick()`'s 1 s: the streams are open by then.
+        assert!(source.receive(1).await.unwrap().is_empty());
+        drop(source);
+        for id in 0..10 {
+            publish_user_created(&publisher, user(id)).await.unwrap();
         }
+        let next = gcp.source(&plan.queue, &plan.consumes, quick()).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut ids = std::collections::BTreeSet::new();
+        while ids.len() < 10 && Instant::now() < deadline {
+            for delivery in next.receive(10).await.unwrap() {
+                ids.insert(delivery.message.attributes["hedwig_id"].clone());
+                next.ack(&delivery.ack_id).await.unwrap();
+            }
+        }
+        assert_eq!(ids.len(), 10, "all 10 within 5 s, after a source of {streams} stream(s) was dropped");
     }
-    assert_eq!(ids.len(), 10, "all 10 within 5 s");
+}
+
+/// `SubscribeSettings::streams` StreamingPulls run on each subscription (each logs its
+/// opening at DEBUG), and together they deliver every message once.
+#[test]
+fn each_subscription_gets_as_many_streams_as_asked() {
+    let captured = support::Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    // A runtime on this thread only, so that the streams' tasks log to this thread's subscriber.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _default = tracing_subscriber::util::SubscriberInitExt::set_default(subscriber);
+    runtime.block_on(async {
+        let s = setup_with(|_| {}, SubscribeSettings { streams: 3, ..quick() }).await;
+        for id in 0..30 {
+            publish_user_created(&s.publisher, user(id)).await.unwrap();
+        }
+        let recorder = Recorder::default();
+        drain(&consumer(&s.source, &recorder), &recorder, 30).await;
+        let ids: std::collections::BTreeSet<_> =
+            recorder.seen.lock().unwrap().iter().map(|(id, _)| id.clone()).collect();
+        assert_eq!(ids.len(), 30, "every message, once");
+    });
+    let opened = captured.text().matches("StreamingPull stream open").count();
+    assert_eq!(opened, 3, "streams opened on the one subscription:\n{}", captured.text());
 }
 
 /// Two messages with a 10 s ack deadline, whose leases the source renews for 12 s at most:

@@ -124,6 +124,14 @@ pub fn run(root: &Path) -> Result<(), String> {
                 "| P3 {op} | {broker} | {ours:.0} msg/s | hedwig-python {theirs:.0} msg/s | {:.1}× | ≥ 5× |",
                 ours / theirs
             );
+            if (broker, op) == ("pubsub", "consume") {
+                let key = "p3/pubsub/owlpost/consume-4-streams:";
+                let ours = number_after(&throughput, key).ok_or(format!("the throughput example printed no {key}"))?;
+                println!(
+                    "| P3 {op} | {broker}, 4 streams | {ours:.0} msg/s | hedwig-python {theirs:.0} msg/s | {:.1}× | ≥ 5× |",
+                    ours / theirs
+                );
+            }
         }
     }
     println!("| P5 memory | 1,000 in flight | {memory:.1} MiB peak RSS | | | ≤ 50 MiB |");

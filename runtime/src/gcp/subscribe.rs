@@ -1,4 +1,4 @@
-//! Consuming from Pub/Sub: one StreamingPull per subscription (reopened with backoff), flow
+//! Consuming from Pub/Sub: StreamingPulls on each subscription (reopened with backoff), flow
 //! control, leases kept alive until ack or nack, and ack / nack / extension by ack id.
 
 use std::collections::{BTreeMap, HashMap};
@@ -41,6 +41,13 @@ pub struct SubscribeSettings {
     pub max_lease: Duration,
     /// How long a receive waits for a message before it returns an empty batch (default 20 s).
     pub wait: Duration,
+    /// StreamingPull streams open at once per subscription (default 1, as in Google's Java and
+    /// Python clients; Java's `parallelPullCount`, Go's `NumGoroutines`). Raise it when one
+    /// stream does not keep up: each stream has its own server-side flow control (so up to
+    /// `streams × max_outstanding_messages` may be outstanding), and the emulator hands a
+    /// stream at most 100 messages every 50 ms (about 2,000 a second).
+    /// Zero counts as one.
+    pub streams: usize,
 }
 
 impl Default for SubscribeSettings {
@@ -51,6 +58,7 @@ impl Default for SubscribeSettings {
             ack_deadline: Duration::from_secs(60),
             max_lease: Duration::from_secs(60 * 60),
             wait: Duration::from_secs(20),
+            streams: 1,
         }
     }
 }
@@ -150,7 +158,9 @@ impl PubSubSource {
         let (sender, buffer) = mpsc::channel(settings.max_outstanding_messages.max(1));
         let (stop, stopped) = watch::channel(());
         for index in 0..shared.subscriptions.len() {
-            tokio::spawn(pull(shared.clone(), index, sender.clone(), stopped.clone()));
+            for _ in 0..settings.streams.max(1) {
+                tokio::spawn(pull(shared.clone(), index, sender.clone(), stopped.clone()));
+            }
         }
         let renew = tokio::spawn(renew_leases(Arc::downgrade(&shared)));
         let dead_letters = dead_letter_topic.map(|topic| (gcp.sink(), topic));
@@ -360,6 +370,7 @@ async fn pull(shared: Arc<Shared>, index: usize, buffer: mpsc::Sender<Delivery>,
         };
         match stream {
             Ok(stream) => {
+                tracing::debug!(%subscription, %client_id, "StreamingPull stream open");
                 shared.set_stream_error(None);
                 if let Read::Stopped = read(&shared, index, stream, requests, &buffer, &mut stopped).await {
                     return;

@@ -87,6 +87,11 @@ impl Setup {
 
     /// owlpost's consumer on the queue, with `router`.
     pub async fn consumer(&self, router: Router) -> Consumer {
+        self.consumer_with(router, SubscribeSettings { wait: WAIT, ..SubscribeSettings::default() }).await
+    }
+
+    /// As [`Setup::consumer`], reading Pub/Sub with `settings` (SQS has none of them).
+    pub async fn consumer_with(&self, router: Router, settings: SubscribeSettings) -> Consumer {
         match &self.client {
             Client::Aws(aws) => {
                 let queue = aws.source(&self.queue).await.unwrap().with_wait_time(WAIT);
@@ -94,7 +99,6 @@ impl Setup {
             }
             Client::Gcp(gcp) => {
                 let consumes: Vec<_> = self.routes.iter().map(|(_, _, topic)| ConsumedTopic::new(topic)).collect();
-                let settings = SubscribeSettings { wait: WAIT, ..SubscribeSettings::default() };
                 Consumer::new(gcp.source(&self.queue, &consumes, settings).await.unwrap(), router)
             }
         }
