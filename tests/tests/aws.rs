@@ -332,12 +332,7 @@ fn credentials_never_reach_logs_or_errors() {
         .map(|name| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set (cargo xtask ci sets it)")))
         .collect();
     assert!(secrets.iter().all(|s| s.len() >= 16), "distinctive values, which no log line has by chance");
-    let captured = support::Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
-        .with_ansi(false)
-        .with_writer(captured.clone())
-        .finish();
+    let (captured, subscriber) = support::capturing(tracing_subscriber::filter::LevelFilter::TRACE);
     // A runtime on this thread only, so that every event reaches this thread's subscriber.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let errors = {

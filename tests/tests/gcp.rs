@@ -263,12 +263,7 @@ async fn a_dropped_source_closes_its_streams() {
 /// opening at DEBUG), and together they deliver every message once.
 #[test]
 fn each_subscription_gets_as_many_streams_as_asked() {
-    let captured = support::Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
-        .with_ansi(false)
-        .with_writer(captured.clone())
-        .finish();
+    let (captured, subscriber) = support::capturing(tracing_subscriber::filter::LevelFilter::DEBUG);
     // A runtime on this thread only, so that the streams' tasks log to this thread's subscriber.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let _default = tracing_subscriber::util::SubscriberInitExt::set_default(subscriber);

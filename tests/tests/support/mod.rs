@@ -169,6 +169,23 @@ pub fn now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// A `tracing_subscriber::fmt` subscriber writing every event up to `level`, as plain text,
+/// to the returned [`Captured`].
+pub fn capturing(level: tracing_subscriber::filter::LevelFilter) -> (Captured, CapturingSubscriber) {
+    let captured = Captured::default();
+    let subscriber =
+        tracing_subscriber::fmt().with_max_level(level).with_ansi(false).with_writer(captured.clone()).finish();
+    (captured, subscriber)
+}
+
+/// What [`capturing`] returns.
+pub type CapturingSubscriber = tracing_subscriber::fmt::Subscriber<
+    tracing_subscriber::fmt::format::DefaultFields,
+    tracing_subscriber::fmt::format::Format,
+    tracing_subscriber::filter::LevelFilter,
+    Captured,
+>;
+
 /// What a `tracing_subscriber::fmt` subscriber writes, kept in memory.
 #[derive(Clone, Default)]
 pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
