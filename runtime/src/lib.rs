@@ -47,6 +47,7 @@ pub use hedwig::message::{IntoOutgoing, Message, Metadata, Outgoing, Received};
 pub use hedwig::naming::{HedwigNaming, default_topic};
 pub use hedwig::publish::{DynamicMessage, PublishError, Published, Publisher};
 pub use hedwig::router::Router;
+pub use hedwig::validation::{Step, StringCheck, Validation};
 pub use hedwig::wire;
 pub use layout::{Broker, ConsumedTopic, Layout, Naming, Provisioning, Rescheduled};
 pub use schema::{

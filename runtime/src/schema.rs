@@ -640,6 +640,18 @@ impl Schema {
         problems.collect()
     }
 
+    /// Whether a subschema was compiled at `fragment`, a URI-fragment JSON pointer such as
+    /// `#/definitions/UserId/1.0` (what a [`StringCheck`](crate::StringCheck) names).
+    pub fn has_subschema(&self, fragment: &str) -> bool {
+        self.validators.contains_key(fragment)
+    }
+
+    /// Whether `value` is valid against the subschema at `fragment` (a URI-fragment JSON
+    /// pointer); `false` when no subschema was compiled there.
+    pub(crate) fn is_valid_at(&self, fragment: &str, value: &Value) -> bool {
+        self.validators.get(fragment).is_some_and(|validator| validator.is_valid(value))
+    }
+
     /// Validates `data` with the validator compiled at `fragment`; `name` and `url` name
     /// what it was checked against in the error, `missing` says why there is no validator.
     fn check(

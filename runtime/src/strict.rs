@@ -1,6 +1,6 @@
-//! Reading a payload straight from its JSON body, for a type valid by construction
-//! ([`Message::VALID_BY_CONSTRUCTION`](crate::Message::VALID_BY_CONSTRUCTION)), without a
-//! `Value` or the schema walk.
+//! Reading a payload straight from its JSON body, for a type that enforces its schema
+//! ([`Message::VALIDATION`](crate::Message::VALIDATION)), without a `Value` or the schema
+//! walk.
 //!
 //! Such a type's values are exactly its schema's instances, but serde reads more JSON into
 //! them than the schema admits: a struct from an array of its fields in order, `None` from

@@ -13,7 +13,7 @@ use owlpost::{
     ConsumeError, Consumer, ConsumerSettings, HandlerError, HandlerResult, InvalidMessages, Outcome, Processed, Router,
     Settlement,
 };
-use owlpost::{DynamicMessage, PublishError, Publisher, WireMessage};
+use owlpost::{DynamicMessage, PublishError, Publisher, Step, StringCheck, Validation, WireMessage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -219,7 +219,7 @@ impl Message for Unchecked {
     const MAJOR: u32 = 1;
     const MINOR: u32 = 1;
     const DEFAULT_TOPIC: &'static str = TOPIC;
-    const VALID_BY_CONSTRUCTION: bool = true;
+    const VALIDATION: Validation = Validation::Construction;
 
     fn schema() -> &'static Schema {
         &SCHEMA
@@ -281,6 +281,62 @@ async fn a_type_valid_by_construction_is_consumed_without_the_schema_walk() {
     let processed = router.dispatch(foreign(&url("1.1"), b"{"), provider()).await;
     assert!(matches!(processed.outcome, Outcome::Rejected(ConsumeError::Decode(_))), "{processed:?}");
     assert_eq!(handled.lock().unwrap().len(), 1, "no refused message reached the handler");
+}
+
+/// `UserCreated` claiming that its type enforces all but the address's country, which it
+/// does not (its `user_id` is any string): what passes shows that only that string is checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+struct CountryChecked(UserCreated);
+
+impl Message for CountryChecked {
+    const MESSAGE_TYPE: &'static str = "user-created";
+    const MAJOR: u32 = 1;
+    const MINOR: u32 = 1;
+    const DEFAULT_TOPIC: &'static str = TOPIC;
+    const VALIDATION: Validation = Validation::Strings(&[StringCheck {
+        path: &[Step::Field("address"), Step::Field("country")],
+        schema: "#/schemas/user-created/1.*/properties/address/properties/country",
+    }]);
+
+    fn schema() -> &'static Schema {
+        &SCHEMA
+    }
+}
+
+#[tokio::test]
+async fn checked_strings_are_all_a_typed_publish_and_consume_validate() {
+    let broker = broker();
+    let publisher = Publisher::new("svc", broker.clone());
+    let with_country = |user_id: &str, country: &str| {
+        CountryChecked(UserCreated { address: Some(Address { country: country.into() }), ..user(user_id) })
+    };
+    publisher.publish(with_country("X_1", "FR")).await.unwrap();
+    let wire = broker.source(QUEUE).receive(1).await.unwrap().remove(0).message;
+    assert_eq!(wire.body, br#"{"user_id":"X_1","address":{"country":"FR"}}"#, "serialized straight to the body");
+    let refused = publisher.publish(with_country("U_1", "FRA")).await.unwrap_err();
+    match refused {
+        PublishError::Invalid(error) => assert_eq!(error.pointer, "/address/country"),
+        other => panic!("expected the walk's refusal, got {other:?}"),
+    }
+
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let mut router = Router::new();
+    let log = handled.clone();
+    router.route(move |received: Received<CountryChecked>| {
+        log.lock().unwrap().push(received.data.0.user_id);
+        async { Ok(()) }
+    });
+    let provider = || ProviderMetadata::Memory { queue: QUEUE.into(), receive_count: 1 };
+    let body = br#"{"user_id":"X_2","address":{"country":"DE"}}"#;
+    let processed = router.dispatch(foreign(&url("1.1"), body), provider()).await;
+    assert!(matches!(processed.outcome, Outcome::Acked), "read straight, its country checked: {processed:?}");
+    let body = br#"{"user_id":"U_2","address":{"country":"D"}}"#;
+    match router.dispatch(foreign(&url("1.1"), body), provider()).await.outcome {
+        Outcome::Rejected(ConsumeError::Invalid(error)) => assert_eq!(error.pointer, "/address/country"),
+        other => panic!("expected the walk's refusal, got {other:?}"),
+    }
+    assert_eq!(*handled.lock().unwrap(), ["X_2"]);
 }
 
 fn dynamic(version: Version, data: Value) -> DynamicMessage {

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::enforced::unenforced;
+use crate::enforced::{CheckedString, Step, enforced};
 use crate::model::{MessageDef, Model};
 use crate::naming::ident;
 
@@ -43,16 +43,7 @@ pub fn message(model: &Model, message: &MessageDef) -> TokenStream {
         let ty = ident(&major.type_name);
         let (number, minor) = (major.major, major.latest.minor);
         let topic = &major.topic;
-        let (doc, enforced) = match unenforced(model.schema.document(), &major.pointer, &major.schema) {
-            None => (
-                " Valid by construction: the Rust type enforces the whole schema, so publishing serializes it straight to the body.".to_owned(),
-                quote! { const VALID_BY_CONSTRUCTION: bool = true; },
-            ),
-            Some(construct) => (
-                format!(" Validated against the schema when published: its Rust type does not enforce {construct}."),
-                quote! {},
-            ),
-        };
+        let (doc, validation) = validation(model, &major.pointer, &major.schema);
         quote! {
             #[doc = #doc]
             impl ::owlpost::Message for #ty {
@@ -60,7 +51,7 @@ pub fn message(model: &Model, message: &MessageDef) -> TokenStream {
                 const MAJOR: u32 = #number;
                 const MINOR: u32 = #minor;
                 const DEFAULT_TOPIC: &'static str = #topic;
-                #enforced
+                #validation
                 fn schema() -> &'static ::owlpost::Schema {
                     schema()
                 }
@@ -73,4 +64,50 @@ pub fn message(model: &Model, message: &MessageDef) -> TokenStream {
         pub trait #marker: ::owlpost::Message {}
         #(#impls)*
     }
+}
+
+/// The doc and the `VALIDATION` const of a payload type: what its Rust type enforces of its
+/// schema (see `enforced`).
+fn validation(model: &Model, pointer: &str, schema: &serde_json::Value) -> (String, TokenStream) {
+    let checks = enforced(model.schema.document(), pointer, schema).and_then(|checks| {
+        // A subschema jsonschema did not compile under its pointer could not be checked.
+        match checks.iter().find(|check| !model.schema.has_subschema(&format!("#{}", check.pointer))) {
+            Some(check) => Err(format!("a string schema without its own validator at {}", check.pointer)),
+            None => Ok(checks),
+        }
+    });
+    match checks {
+        Ok(checks) if checks.is_empty() => (
+            " Valid by construction: the Rust type enforces the whole schema, so publishing serializes it straight to the body.".to_owned(),
+            quote! { const VALIDATION: ::owlpost::Validation = ::owlpost::Validation::Construction; },
+        ),
+        Ok(checks) => {
+            let paths: Vec<String> = checks.iter().map(|check| format!("`{}`", instance_path(check))).collect();
+            let doc = format!(
+                " Its Rust type enforces the whole schema but the strings at {}: publishing serializes it straight to the body, then validates each of them against its own schema.",
+                paths.join(", ")
+            );
+            let checks = checks.iter().map(|check| {
+                let steps = check.path.iter().map(|step| match step {
+                    Step::Field(name) => quote! { ::owlpost::Step::Field(#name) },
+                    Step::Item => quote! { ::owlpost::Step::Item },
+                });
+                let fragment = format!("#{}", check.pointer);
+                quote! { ::owlpost::StringCheck { path: &[#(#steps),*], schema: #fragment } }
+            });
+            (doc, quote! { const VALIDATION: ::owlpost::Validation = ::owlpost::Validation::Strings(&[#(#checks),*]); })
+        }
+        Err(construct) => (
+            format!(" Validated against the schema when published: its Rust type does not enforce {construct}."),
+            quote! {},
+        ),
+    }
+}
+
+/// Where a checked string is in the payload, as a JSON pointer with `*` for every item.
+fn instance_path(check: &CheckedString) -> String {
+    check.path.iter().fold(String::new(), |path, step| match step {
+        Step::Field(name) => crate::pointer::join(&path, name),
+        Step::Item => path + "/*",
+    })
 }

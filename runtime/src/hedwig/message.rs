@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::validation::Validation;
 use crate::backend::ProviderMetadata;
 use crate::schema::{Schema, Version};
 
@@ -25,13 +26,10 @@ pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
     const MINOR: u32;
     /// The topic messages of this major go to unless the publisher routes them elsewhere.
     const DEFAULT_TOPIC: &'static str;
-    /// Whether every value of this type is valid against its major's schema: the code
-    /// generator sets it when the Rust type enforces the whole schema (no `pattern`,
-    /// `format`, length or bound it cannot express; see the generated impl's doc). A typed
-    /// publish then skips the schema walk and serializes the payload straight to the body
-    /// (its fields in the struct's order). Leave it `false` in a hand-written impl: one that
-    /// sets it for a type its schema does not fully describe publishes invalid messages.
-    const VALID_BY_CONSTRUCTION: bool = false;
+    /// What this Rust type enforces of its major's schema, so what the typed publish and
+    /// consume still check (see [`Validation`]). The code generator sets it; keep the
+    /// default in a hand-written impl.
+    const VALIDATION: Validation = Validation::Schema;
 
     /// The compiled schema document this type was generated from.
     fn schema() -> &'static Schema;

@@ -7,4 +7,5 @@ pub(crate) mod message;
 pub(crate) mod naming;
 pub(crate) mod publish;
 pub(crate) mod router;
+pub(crate) mod validation;
 pub mod wire;

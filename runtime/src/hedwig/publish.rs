@@ -10,6 +10,7 @@ use tracing::Instrument;
 
 use super::message::{FORMAT_VERSION, IntoOutgoing, Message, Metadata, Outgoing, RESERVED_PREFIX};
 use super::naming::default_topic;
+use super::validation;
 use super::wire::{self, EncodeError, Encoding};
 use crate::backend::{BackendError, Sink, WireMessage};
 use crate::schema::{Schema, ValidationError, Version};
@@ -291,23 +292,30 @@ impl Publisher {
         self.prepare(schema, message).map(|(_, wire)| wire)
     }
 
-    /// Checks and encodes a typed message. A payload valid by construction
-    /// ([`Message::VALID_BY_CONSTRUCTION`]) in attributes encoding, with no default
-    /// headers to compute from its data, is serialized straight to the body; any other goes
-    /// through its `Value` and the schema walk.
+    /// Checks and encodes a typed message. A payload whose type enforces its schema
+    /// ([`Message::VALIDATION`]), in attributes encoding, with no default headers to compute
+    /// from its data, is serialized straight to the body, then the strings its type leaves to
+    /// the schema are checked; any other goes through its `Value` and the schema walk.
     /// Returns the message id and the wire message.
     fn prepare_typed<O: IntoOutgoing>(&self, message: O) -> Result<(String, WireMessage), PublishError> {
         type M<O> = <O as IntoOutgoing>::Message;
-        let direct = M::<O>::VALID_BY_CONSTRUCTION && self.encoding == Encoding::Attributes;
-        if !direct || self.default_headers.is_some() {
+        let direct = M::<O>::VALIDATION.direct().filter(|_| self.encoding == Encoding::Attributes);
+        let (Some(checks), None) = (direct, &self.default_headers) else {
             return self.prepare(M::<O>::schema(), dynamic_of(message)?);
-        }
-        let message_type = M::<O>::MESSAGE_TYPE;
+        };
+        let (message_type, schema, version) = (M::<O>::MESSAGE_TYPE, M::<O>::schema(), M::<O>::version());
         let Outgoing { data, id, headers } = message.into_outgoing();
-        let body = serde_json::to_vec(&data)
-            .map_err(|e| PublishError::Serialize { message_type: message_type.to_owned(), reason: e.to_string() })?;
-        let schema = M::<O>::schema().url(message_type, M::<O>::version());
-        let metadata = self.metadata(message_type, id, headers, schema)?;
+        let serialize_error = |e: serde_json::Error| PublishError::Serialize {
+            message_type: message_type.to_owned(),
+            reason: e.to_string(),
+        };
+        let body = serde_json::to_vec(&data).map_err(serialize_error)?;
+        if !validation::strings_valid(schema, checks, &body) {
+            // The walk has the last word, and its error the JSON pointer.
+            let value: serde_json::Value = serde_json::from_slice(&body).map_err(serialize_error)?;
+            schema.validate(message_type, version, &value)?;
+        }
+        let metadata = self.metadata(message_type, id, headers, schema.url(message_type, version))?;
         Ok((metadata.id.clone(), wire::encode_attributes(metadata, body)))
     }
 

@@ -8,6 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use super::message::{Message, Metadata, Received};
+use super::validation;
 use super::wire::{self, Data};
 use crate::backend::{BoxFuture, Delivery, ProviderMetadata, WireMessage};
 use crate::consume::{ConsumeError, Dispatch, HandlerResult, Outcome, Processed, Routed, panic_message};
@@ -159,13 +160,15 @@ fn first_error(data: &Data<'_>, error: ConsumeError) -> ConsumeError {
     data.json_error().map_or(error, ConsumeError::from)
 }
 
-/// The payload of a routed message: read straight from its body when `M` is valid by
-/// construction and the strict reading accepts it (see `strict`); otherwise parsed,
-/// validated against its major's schema (the error names the JSON pointer) and converted.
+/// The payload of a routed message: read straight from its body when `M`'s type enforces
+/// its schema ([`Message::VALIDATION`]), the strict reading accepts it (see `strict`) and
+/// the strings the type leaves to the schema pass; otherwise parsed, validated against its
+/// major's schema (the error names the JSON pointer) and converted.
 fn payload<M: Message>(data: Data<'_>, version: Version, schema_url: &str) -> Result<M, ConsumeError> {
-    if M::VALID_BY_CONSTRUCTION
+    if let Some(checks) = M::VALIDATION.direct()
         && let Data::Body(body) = &data
         && let Some(payload) = strict::from_slice::<M>(body)
+        && validation::strings_valid(M::schema(), checks, body)
     {
         return Ok(payload);
     }
