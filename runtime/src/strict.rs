@@ -1,12 +1,14 @@
 //! Reading a payload straight from its JSON body, for a type that enforces its schema
 //! ([`Message::VALIDATION`](crate::Message::VALIDATION)), without a `Value` or the schema
-//! walk.
+//! walk. For a type of `Validation::Strings`, what this reads is valid only once the
+//! checked strings pass too (`validation::strings_valid`, as the router does).
 //!
-//! Such a type's values are exactly its schema's instances, but serde reads more JSON into
-//! them than the schema admits: a struct from an array of its fields in order, `None` from
-//! `null`, a unit enum variant from `{"variant": null}`. [`from_slice`] reads JSON as the
-//! schema does: it wraps serde_json's deserializer and refuses those three readings, so
-//! what it accepts, `jsonschema` accepts, with the same value as `serde_json::from_value`.
+//! Such a type's values are exactly its schema's instances (but for its checked strings),
+//! yet serde reads more JSON into them than the schema admits: a struct from an array of
+//! its fields in order, `None` from `null`, a unit enum variant from `{"variant": null}`.
+//! [`from_slice`] reads JSON as the schema does: it wraps serde_json's deserializer and
+//! refuses those three readings, so what it accepts (and the checked strings pass),
+//! `jsonschema` accepts, with the same value as `serde_json::from_value`.
 //! It refuses anything it is unsure of (`None`); the caller then takes the validating path,
 //! which gives the error with its JSON pointer. `tests/tests/differential.rs` checks both
 //! claims on arbitrary JSON.

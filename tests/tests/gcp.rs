@@ -260,10 +260,17 @@ async fn a_dropped_source_closes_its_streams() {
 }
 
 /// `SubscribeSettings::streams` StreamingPulls run on each subscription (each logs its
-/// opening at DEBUG), and together they deliver every message once.
+/// opening at DEBUG with its client id, which a reopened stream keeps), and together they
+/// deliver every message once.
 #[test]
 fn each_subscription_gets_as_many_streams_as_asked() {
     let (captured, subscriber) = support::capturing(tracing_subscriber::filter::LevelFilter::DEBUG);
+    // The pulling tasks' client ids, from their "open" events.
+    let clients = || -> std::collections::BTreeSet<String> {
+        let text = captured.text();
+        let opened = text.lines().filter(|line| line.contains("StreamingPull stream open"));
+        opened.filter_map(|line| Some(line.split("client_id=").nth(1)?.split_whitespace().next()?.to_owned())).collect()
+    };
     // A runtime on this thread only, so that the streams' tasks log to this thread's subscriber.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let _default = tracing_subscriber::util::SubscriberInitExt::set_default(subscriber);
@@ -277,9 +284,13 @@ fn each_subscription_gets_as_many_streams_as_asked() {
         let ids: std::collections::BTreeSet<_> =
             recorder.seen.lock().unwrap().iter().map(|(id, _)| id.clone()).collect();
         assert_eq!(ids.len(), 30, "every message, once");
+        // One stream may deliver everything before the others are open: give them time.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while clients().len() < 3 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     });
-    let opened = captured.text().matches("StreamingPull stream open").count();
-    assert_eq!(opened, 3, "streams opened on the one subscription:\n{}", captured.text());
+    assert_eq!(clients().len(), 3, "streams on the one subscription:\n{}", captured.text());
 }
 
 /// Two messages with a 10 s ack deadline, whose leases the source renews for 12 s at most:

@@ -84,7 +84,7 @@ fn validation(model: &Model, pointer: &str, schema: &serde_json::Value) -> (Stri
         Ok(checks) => {
             let paths: Vec<String> = checks.iter().map(|check| format!("`{}`", instance_path(check))).collect();
             let doc = format!(
-                " Its Rust type enforces the whole schema but the strings at {}: publishing serializes it straight to the body, then validates each of them against its own schema.",
+                " Its Rust type enforces the whole schema but the strings at {}: the typed publish (in attributes encoding, without default headers) and consume write and read it straight, then validate those strings against their own schemas.",
                 paths.join(", ")
             );
             let checks = checks.iter().map(|check| {

@@ -2,6 +2,7 @@
 //! control, leases kept alive until ack or nack, and ack / nack / extension by ack id.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex, PoisonError};
 use std::time::Duration;
 
@@ -28,8 +29,10 @@ use crate::backoff::Backoff;
 /// How a [`PubSubSource`] pulls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SubscribeSettings {
-    /// Messages Pub/Sub may have handed out and not yet seen acknowledged, per subscription
-    /// (server-side flow control; default 100). Also the size of the local buffer.
+    /// Messages Pub/Sub may have handed out and not yet seen acknowledged, per stream
+    /// (server-side flow control; default 100). Also the size of the local buffer, which the
+    /// streams of every subscription share; deliveries waiting for room have their leases
+    /// renewed all the same.
     pub max_outstanding_messages: usize,
     /// Bytes likewise (default 100 MB).
     pub max_outstanding_bytes: usize,
@@ -107,6 +110,9 @@ struct Shared {
     leases: SyncMutex<HashMap<String, Lease>>,
     /// Why the last attempt to open a stream failed; cleared when one opens.
     stream_error: SyncMutex<Option<BackendError>>,
+    /// The streams open now, of every subscription: a receive reports `stream_error` only
+    /// when there is none.
+    open_streams: AtomicUsize,
     settings: SubscribeSettings,
 }
 
@@ -153,6 +159,7 @@ impl PubSubSource {
             subscriptions,
             leases: SyncMutex::default(),
             stream_error: SyncMutex::default(),
+            open_streams: AtomicUsize::new(0),
             settings,
         });
         let (sender, buffer) = mpsc::channel(settings.max_outstanding_messages.max(1));
@@ -249,8 +256,8 @@ fn not_found(subscription: &str) -> BackendError {
 }
 
 impl Source for PubSubSource {
-    /// Waits up to [`SubscribeSettings::wait`] for a delivery; while no stream can be opened,
-    /// a receive that finds nothing returns why.
+    /// Waits up to [`SubscribeSettings::wait`] for a delivery; while no stream is open and
+    /// the last attempt to open one failed, a receive that finds nothing returns why.
     fn receive(&self, max: usize) -> BoxFuture<'_, Result<Vec<Delivery>, BackendError>> {
         Box::pin(async move {
             let mut buffer = self.inner.buffer.lock().await;
@@ -258,7 +265,11 @@ impl Source for PubSubSource {
                 Ok(Some(first)) => first,
                 Ok(None) => return Err(BackendError::Unavailable { reason: "the Pub/Sub streams stopped".into() }),
                 Err(_) => {
-                    let error = self.inner.shared.stream_error.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                    let shared = &self.inner.shared;
+                    if shared.open_streams.load(Ordering::SeqCst) > 0 {
+                        return Ok(Vec::new());
+                    }
+                    let error = shared.stream_error.lock().unwrap_or_else(PoisonError::into_inner).clone();
                     return error.map_or(Ok(Vec::new()), Err);
                 }
             };
@@ -372,7 +383,10 @@ async fn pull(shared: Arc<Shared>, index: usize, buffer: mpsc::Sender<Delivery>,
             Ok(stream) => {
                 tracing::debug!(%subscription, %client_id, "StreamingPull stream open");
                 shared.set_stream_error(None);
-                if let Read::Stopped = read(&shared, index, stream, requests, &buffer, &mut stopped).await {
+                shared.open_streams.fetch_add(1, Ordering::SeqCst);
+                let read = read(&shared, index, stream, requests, &buffer, &mut stopped).await;
+                shared.open_streams.fetch_sub(1, Ordering::SeqCst);
+                if let Read::Stopped = read {
                     return;
                 }
             }
@@ -425,13 +439,18 @@ async fn read(
         };
         match response {
             Ok(Some(response)) => {
-                let mut received = response.received_messages.into_iter();
-                while let Some(message) = received.next() {
-                    if let Err(unsent) = buffer.send(delivery(shared, index, message)).await {
+                // Every lease counts from arrival, so those waiting for room in the buffer are
+                // renewed too (several streams may have more out than the buffer holds).
+                let received = response.received_messages.into_iter();
+                let mut deliveries = received.map(|m| delivery(shared, index, m)).collect::<Vec<_>>().into_iter();
+                while let Some(next) = deliveries.next() {
+                    if let Err(unsent) = buffer.send(next).await {
                         // The source is gone: hand back what it will not take, then close.
-                        shared.forget(&unsent.0.ack_id);
-                        let unsent = split_ack_id(&unsent.0.ack_id).map(|(_, id)| id.to_owned());
-                        hand_back(shared, index, unsent.into_iter().chain(received.map(|m| m.ack_id)).collect()).await;
+                        let unsent = std::iter::once(unsent.0).chain(deliveries).filter_map(|delivery| {
+                            shared.forget(&delivery.ack_id);
+                            split_ack_id(&delivery.ack_id).map(|(_, id)| id.to_owned())
+                        });
+                        hand_back(shared, index, unsent.collect()).await;
                         break 'reading;
                     }
                 }

@@ -312,8 +312,7 @@ impl Publisher {
         let body = serde_json::to_vec(&data).map_err(serialize_error)?;
         if !validation::strings_valid(schema, checks, &body) {
             // The walk has the last word, and its error the JSON pointer.
-            let value: serde_json::Value = serde_json::from_slice(&body).map_err(serialize_error)?;
-            schema.validate(message_type, version, &value)?;
+            schema.validate(message_type, version, &serde_json::to_value(&data).map_err(serialize_error)?)?;
         }
         let metadata = self.metadata(message_type, id, headers, schema.url(message_type, version))?;
         Ok((metadata.id.clone(), wire::encode_attributes(metadata, body)))

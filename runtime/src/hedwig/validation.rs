@@ -65,8 +65,8 @@ impl Validation {
 }
 
 /// Whether every string of `body` (JSON text) at a check's path is valid against the
-/// check's schema in `schema`. `false` also when the text is no JSON, a checked path holds
-/// something else than a string, the schema has no validator at a check's pointer, or there
+/// check's schema in `schema`. `false` also when the text is no JSON, a checked path leads
+/// through something else than the objects and arrays of its steps or ends at no string, the schema has no validator at a check's pointer, or there
 /// are more than 64 checks: the caller then walks the whole schema, which has the last word
 /// and the error's JSON pointer.
 pub(crate) fn strings_valid(schema: &Schema, checks: &[StringCheck], body: &[u8]) -> bool {
@@ -109,9 +109,10 @@ impl Node<'_> {
         Node { active, depth: depth + 1, ..*self }
     }
 
-    /// Whether a check ends here (so the value must be a string).
-    fn ends_here(&self) -> bool {
-        self.paths().any(|(_, path)| path.len() == self.depth)
+    /// Whether every active check goes on through a step `step` accepts (so this value is
+    /// the container it needs, not a string nor the other kind of container).
+    fn goes_on(&self, step: impl Fn(&Step) -> bool) -> bool {
+        self.paths().all(|(_, path)| path.get(self.depth).is_some_and(&step))
     }
 }
 
@@ -152,7 +153,7 @@ impl<'de> Visitor<'de> for Node<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let mut valid = !self.ends_here();
+        let mut valid = self.goes_on(|step| matches!(step, Step::Field(_)));
         while let Some(child) = map.next_key_seed(Key(self))? {
             valid &= map.next_value_seed(child)?;
         }
@@ -160,7 +161,7 @@ impl<'de> Visitor<'de> for Node<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        let mut valid = !self.ends_here();
+        let mut valid = self.goes_on(|step| *step == Step::Item);
         while let Some(item) = seq.next_element_seed(self.child(|step| *step == Step::Item))? {
             valid &= item;
         }
@@ -243,6 +244,8 @@ mod tests {
         assert!(!valid(r#"{"inner": {"id": "I_\u0031x"}}"#), "escapes read as JSON reads them");
         assert!(valid(r#"{"inner": {"id": "I_\u0031"}}"#));
         assert!(!valid(r#"{"id": 1}"#), "no string where one is checked");
+        assert!(!valid(r#"{"inner": [{"id": "X"}]}"#), "an array where the path has a field");
+        assert!(!valid(r#"{"emails": {"0": "nope"}}"#), "an object where the path has items");
         assert!(!valid(r#"{"id": "I_1"} trailing"#), "not JSON");
         let elsewhere = [StringCheck { path: &[Step::Field("id")], schema: "#/definitions/Missing" }];
         assert!(!strings_valid(&schema, &elsewhere, br#"{"id": "I_1"}"#), "no validator at the pointer");
