@@ -50,6 +50,14 @@ pub struct CheckedString {
     pub pointer: String,
 }
 
+impl CheckedString {
+    /// Its schema's pointer as a URI fragment, as jsonschema's validator map and
+    /// `owlpost::StringCheck::schema` name it.
+    pub fn fragment(&self) -> String {
+        format!("#{}", self.pointer)
+    }
+}
+
 /// One step of a [`CheckedString::path`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {

@@ -71,7 +71,7 @@ pub fn message(model: &Model, message: &MessageDef) -> TokenStream {
 fn validation(model: &Model, pointer: &str, schema: &serde_json::Value) -> (String, TokenStream) {
     let checks = enforced(model.schema.document(), pointer, schema).and_then(|checks| {
         // A subschema jsonschema did not compile under its pointer could not be checked.
-        match checks.iter().find(|check| !model.schema.has_subschema(&format!("#{}", check.pointer))) {
+        match checks.iter().find(|check| !model.schema.has_subschema(&check.fragment())) {
             Some(check) => Err(format!("a string schema without its own validator at {}", check.pointer)),
             None => Ok(checks),
         }
@@ -92,7 +92,7 @@ fn validation(model: &Model, pointer: &str, schema: &serde_json::Value) -> (Stri
                     Step::Field(name) => quote! { ::owlpost::Step::Field(#name) },
                     Step::Item => quote! { ::owlpost::Step::Item },
                 });
-                let fragment = format!("#{}", check.pointer);
+                let fragment = check.fragment();
                 quote! { ::owlpost::StringCheck { path: &[#(#steps),*], schema: #fragment } }
             });
             (doc, quote! { const VALIDATION: ::owlpost::Validation = ::owlpost::Validation::Strings(&[#(#checks),*]); })

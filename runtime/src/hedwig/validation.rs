@@ -66,9 +66,9 @@ impl Validation {
 
 /// Whether every string of `body` (JSON text) at a check's path is valid against the
 /// check's schema in `schema`. `false` also when the text is no JSON, a checked path leads
-/// through something else than the objects and arrays of its steps or ends at no string, the schema has no validator at a check's pointer, or there
-/// are more than 64 checks: the caller then walks the whole schema, which has the last word
-/// and the error's JSON pointer.
+/// through something else than the objects and arrays of its steps or ends at no string,
+/// the schema has no validator at a check's pointer, or there are more than 64 checks: the
+/// caller then walks the whole schema, which has the last word and the error's JSON pointer.
 pub(crate) fn strings_valid(schema: &Schema, checks: &[StringCheck], body: &[u8]) -> bool {
     let all = match checks.len() {
         0 => return true,
@@ -94,11 +94,16 @@ struct Node<'a> {
     depth: usize,
 }
 
-impl Node<'_> {
-    /// The active checks' paths.
-    fn paths(&self) -> impl Iterator<Item = (u64, &'static [Step])> + '_ {
+impl<'a> Node<'a> {
+    /// The active checks, each with its bit.
+    fn checks(&self) -> impl Iterator<Item = (u64, &'a StringCheck)> + use<'a> {
         let active = self.active;
-        self.checks.iter().enumerate().map(|(i, check)| (1 << i, check.path)).filter(move |(bit, _)| active & bit != 0)
+        self.checks.iter().enumerate().map(|(i, check)| (1 << i, check)).filter(move |(bit, _)| active & bit != 0)
+    }
+
+    /// The active checks' paths.
+    fn paths(&self) -> impl Iterator<Item = (u64, &'static [Step])> + use<'a> {
+        self.checks().map(|(bit, check)| (bit, check.path))
     }
 
     /// The node below through `step` (a field of this name, or an item).
@@ -145,11 +150,7 @@ impl<'de> Visitor<'de> for Node<'_> {
             string.clear();
             string.push_str(text);
         }
-        Ok(self
-            .checks
-            .iter()
-            .enumerate()
-            .all(|(i, check)| self.active & (1 << i) == 0 || self.schema.is_valid_at(check.schema, &value)))
+        Ok(self.checks().all(|(_, check)| self.schema.is_valid_at(check.schema, &value)))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
